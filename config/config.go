@@ -1,0 +1,307 @@
+// Package config reads and validates the hcidp YAML configuration file.
+//
+// Every key is documented in README.md ("Configuration"). Validation names the
+// offending key and says how to fix it. Secrets may come from the environment:
+// HCIDP_DATABASE overrides `database`, HCIDP_API_KEY overrides `api_key`.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the decoded configuration file.
+type Config struct {
+	// Listen is the TCP address of the HTTP server (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// BaseURL is the public URL of this IdP, without a trailing slash.
+	BaseURL string `yaml:"base_url"`
+	// EntityID defaults to BaseURL + "/saml/metadata".
+	EntityID string `yaml:"entity_id"`
+	// KeyFile and CertFile hold the signing key (PEM) and certificate.
+	KeyFile  string `yaml:"key_file"`
+	CertFile string `yaml:"cert_file"`
+	// BpID is the partner ID shown in Partner Center (assertion attribute bpId).
+	BpID string `yaml:"bp_id"`
+	// XAccountType is the partner platform ID from Partner Center.
+	XAccountType string `yaml:"x_account_type"`
+	// Database is "sqlite:PATH" or a postgres:// DSN.
+	Database string `yaml:"database"`
+	// ServiceProviders lists the Huawei Cloud sites this IdP serves.
+	ServiceProviders []ServiceProvider `yaml:"service_providers"`
+
+	// SignResponse also signs the Response element (default: Assertion only).
+	SignResponse bool `yaml:"sign_response"`
+	// ClockSkew, RequestLifetime and AssertionLifetime bound message times.
+	ClockSkew         Duration `yaml:"clock_skew"`
+	RequestLifetime   Duration `yaml:"request_lifetime"`
+	AssertionLifetime Duration `yaml:"assertion_lifetime"`
+	// SessionLifetime is the absolute lifetime of a browser session;
+	// SessionIdleTimeout ends it earlier when unused.
+	SessionLifetime    Duration `yaml:"session_lifetime"`
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	// AllowSHA1 accepts rsa-sha1 request signatures (refused by default).
+	AllowSHA1 bool `yaml:"allow_sha1"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+
+	// dir is the directory of the configuration file; relative paths in the
+	// file are resolved against it.
+	dir string
+}
+
+// ServiceProvider is one Huawei Cloud site trusted by this IdP.
+type ServiceProvider struct {
+	// Site is cn, intl or eu.
+	Site string `yaml:"site"`
+	// MetadataFile is the SP metadata downloaded from Partner Center; empty
+	// means the built-in copy (site cn only).
+	MetadataFile string `yaml:"metadata_file"`
+	// RequireSignedMetadata refuses metadata without a signature.
+	RequireSignedMetadata bool `yaml:"require_signed_metadata"`
+	// AllowExpiredCertificate loads metadata whose certificate has expired.
+	AllowExpiredCertificate bool `yaml:"allow_expired_certificate"`
+	// AuthURL overrides the site's IAM base URL (https://auth.huaweicloud.com);
+	// used to point at the mock IAM in tests and the demo.
+	AuthURL string `yaml:"auth_url"`
+	// ConsoleURL overrides the site's console home (https://console.huaweicloud.com/console/).
+	ConsoleURL string `yaml:"console_url"`
+}
+
+// Duration is a time.Duration written as "3m", "90s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. \"3m\" or \"90s\")", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads, decodes, applies defaults and environment overrides, and validates.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML (unknown keys are errors), applies defaults and
+// environment overrides, and validates. dir resolves relative paths.
+func Parse(b []byte, dir string) (*Config, error) {
+	c := &Config{dir: dir}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("cannot decode YAML: %w", err)
+	}
+	if v := os.Getenv("HCIDP_DATABASE"); v != "" {
+		c.Database = v
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyDefaults() {
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.EntityID == "" && c.BaseURL != "" {
+		c.EntityID = c.BaseURL + "/saml/metadata"
+	}
+	if c.Database == "" {
+		c.Database = "sqlite:hcidp.db"
+	}
+	def := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	def(&c.ClockSkew, 3*time.Minute)
+	def(&c.RequestLifetime, 5*time.Minute)
+	def(&c.AssertionLifetime, 5*time.Minute)
+	def(&c.SessionLifetime, 8*time.Hour)
+	def(&c.SessionIdleTimeout, time.Hour)
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if strings.HasPrefix(c.Database, "sqlite:") {
+		p := strings.TrimPrefix(c.Database, "sqlite:")
+		if p != ":memory:" {
+			c.Database = "sqlite:" + c.Path(p)
+		}
+	}
+	if c.KeyFile != "" {
+		c.KeyFile = c.Path(c.KeyFile)
+	}
+	if c.CertFile != "" {
+		c.CertFile = c.Path(c.CertFile)
+	}
+	for i := range c.ServiceProviders {
+		sp := &c.ServiceProviders[i]
+		sp.Site = strings.ToLower(strings.TrimSpace(sp.Site))
+		if sp.MetadataFile != "" {
+			sp.MetadataFile = c.Path(sp.MetadataFile)
+		}
+	}
+}
+
+// Path resolves p against the configuration file's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// Validate checks every key and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.BaseURL == "" {
+		bad("base_url", "is required: the public URL of this IdP, e.g. https://idp.partner.example")
+	} else if err := CheckPublicURL(c.BaseURL); err != nil {
+		bad("base_url", "%v", err)
+	}
+	if c.EntityID != "" {
+		if u, err := url.Parse(c.EntityID); err != nil || u.Scheme == "" {
+			bad("entity_id", "must be an absolute URI, e.g. https://idp.partner.example/saml/metadata")
+		}
+	}
+	if c.KeyFile == "" {
+		bad("key_file", "is required: the PEM private key (create one with `idp keys generate --out certs`)")
+	}
+	if c.CertFile == "" {
+		bad("cert_file", "is required: the PEM certificate that matches key_file")
+	}
+	if c.BpID == "" {
+		bad("bp_id", "is required: the partner ID shown in Partner Center")
+	} else if len(c.BpID) > 128 || hasControl(c.BpID) {
+		bad("bp_id", "must be at most 128 printable characters")
+	}
+	if c.XAccountType == "" {
+		bad("x_account_type", "is required: the partner platform ID (xAccountType) shown in Partner Center")
+	} else if len(c.XAccountType) > 64 || hasControl(c.XAccountType) {
+		bad("x_account_type", "must be at most 64 printable characters")
+	}
+	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		bad("database", "must be sqlite:PATH or a postgres:// DSN")
+	}
+	if len(c.ServiceProviders) == 0 {
+		bad("service_providers", "list at least one site, e.g. `- site: cn`")
+	}
+	seen := map[string]bool{}
+	for i, sp := range c.ServiceProviders {
+		key := fmt.Sprintf("service_providers[%d]", i)
+		switch sp.Site {
+		case "cn", "intl", "eu":
+		default:
+			bad(key+".site", "%q is not a site: use cn, intl or eu", sp.Site)
+			continue
+		}
+		if seen[sp.Site] {
+			bad(key+".site", "%s is listed twice", sp.Site)
+		}
+		seen[sp.Site] = true
+		if sp.MetadataFile == "" && sp.Site != "cn" {
+			bad(key+".metadata_file", "is required for site %s (download it from https://auth%s.huaweicloud.com/authui/saml/metadata.xml)", sp.Site, map[string]string{"intl": "-intl", "eu": ".eu"}[sp.Site])
+		}
+		if sp.AuthURL != "" {
+			if err := CheckPublicURL(sp.AuthURL); err != nil {
+				bad(key+".auth_url", "%v", err)
+			}
+		}
+		if sp.ConsoleURL != "" {
+			if err := CheckPublicURL(sp.ConsoleURL); err != nil {
+				bad(key+".console_url", "%v", err)
+			}
+		}
+	}
+	for key, d := range map[string]Duration{"clock_skew": c.ClockSkew, "request_lifetime": c.RequestLifetime, "assertion_lifetime": c.AssertionLifetime, "session_lifetime": c.SessionLifetime, "session_idle_timeout": c.SessionIdleTimeout} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
+	}
+	if c.ClockSkew.D() > 10*time.Minute {
+		bad("clock_skew", "%s is too lax: use at most 10m", c.ClockSkew.D())
+	}
+	if c.AssertionLifetime.D() > 10*time.Minute {
+		bad("assertion_lifetime", "%s is too long: use at most 10m", c.AssertionLifetime.D())
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckPublicURL accepts an absolute https URL, or http only for loopback
+// hosts (tests and the demo). No userinfo, query or fragment.
+func CheckPublicURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q must be an absolute https:// URL", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return fmt.Errorf("%q uses plain http: use https (http is accepted only for 127.0.0.1, ::1 and localhost)", s)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}

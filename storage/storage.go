@@ -1,0 +1,148 @@
+// Package storage defines the persistence contract of hcidp: customers, their
+// Huawei Cloud bindings, bind-callback events, the AuthnRequest replay cache,
+// browser sessions (an scs/v2 store) and the audit log. Every backend
+// (storage/sqlite, storage/postgres) passes the same conformance suite in
+// storage/storagetest, so that replicas sharing one database act as one.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every backend.
+var (
+	// ErrNotFound is returned when the requested row does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists is returned when a unique key is already taken
+	// (customer ID, customer email, replay-cache entry).
+	ErrAlreadyExists = errors.New("storage: already exists")
+)
+
+// Customer is a customer of the partner's sales platform.
+type Customer struct {
+	// XAccountID is the partner-assigned, stable account ID (xAccountId and
+	// xUserId in the assertion). Primary key.
+	XAccountID string
+	// DisplayName is shown on pages; not sent to Huawei.
+	DisplayName string
+	// Email, Name and Mobile are the optional attributes of PROFILE.md §3.
+	// Email is unique among customers when non-empty.
+	Email  string
+	Name   string
+	Mobile string
+	// PasswordHash is an encoded argon2id hash ("" = no password login).
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Binding links a customer to a Huawei Cloud account on one site.
+type Binding struct {
+	XAccountID string
+	Site       string // cn, intl, eu
+	DomainID   string
+	DomainName string
+	// Source says how the binding became known: "callback" (signed
+	// bindRequest), "api" (portal hand-off API) or "cli".
+	Source  string
+	BoundAt time.Time
+}
+
+// BindEvent is one received bind-result document (PROFILE.md §4), stored
+// verbatim. DocumentHash (hex SHA-256 of the raw decoded document) makes
+// recording idempotent.
+type BindEvent struct {
+	DocumentHash string
+	Site         string
+	Document     []byte // the decoded JSON, verbatim
+	XAccountID   string
+	DomainID     string
+	DomainName   string
+	ResultCode   string
+	// Success says whether the event establishes a binding.
+	Success    bool
+	ReceivedAt time.Time
+}
+
+// AuditEvent is one line of the audit log. Never secrets or whole assertions.
+type AuditEvent struct {
+	ID          int64 // assigned by the backend
+	Time        time.Time
+	Kind        string // "response", "error_response", "bind", "login", ...
+	XAccountID  string
+	Site        string
+	RequestID   string // AuthnRequest ID
+	AssertionID string
+	ClientAddr  string
+	Outcome     string
+	Detail      string // short, free text (e.g. bind document hash, fields)
+}
+
+// AuditFilter selects audit events; zero values select everything.
+type AuditFilter struct {
+	Since      time.Time
+	XAccountID string
+	Limit      int // 0 = no limit
+}
+
+// Storage is the persistence interface. All methods are safe for concurrent
+// use by many goroutines and by many processes sharing one database.
+type Storage interface {
+	// CreateCustomer inserts c; ErrAlreadyExists if the ID or the non-empty
+	// email is taken. CreatedAt/UpdatedAt are set by the caller.
+	CreateCustomer(ctx context.Context, c Customer) error
+	// GetCustomer returns ErrNotFound when absent.
+	GetCustomer(ctx context.Context, xAccountID string) (Customer, error)
+	// UpdateCustomer atomically reads the customer, applies fn and writes the
+	// result back (the XAccountID cannot change). If fn returns an error
+	// nothing is written and that error is returned. ErrNotFound when absent;
+	// ErrAlreadyExists when the new email is taken by another customer.
+	UpdateCustomer(ctx context.Context, xAccountID string, fn func(Customer) (Customer, error)) error
+	// ListCustomers returns all customers ordered by XAccountID.
+	ListCustomers(ctx context.Context) ([]Customer, error)
+
+	// GetBinding returns the binding of a customer on a site, ErrNotFound if none.
+	GetBinding(ctx context.Context, xAccountID, site string) (Binding, error)
+	// PutBinding records or replaces the binding of a customer on a site
+	// (admin command and API). ErrNotFound when the customer does not exist.
+	PutBinding(ctx context.Context, b Binding) error
+	// RecordBindEvent stores e and, when e.Success, upserts the binding
+	// (XAccountID, Site) -> DomainID/DomainName with Source "callback", in
+	// one transaction. Idempotent: an event whose DocumentHash is already
+	// stored changes nothing and returns created=false.
+	RecordBindEvent(ctx context.Context, e BindEvent) (created bool, err error)
+
+	// InsertRequestID atomically records (issuer, id) in the replay cache
+	// until expires. ErrAlreadyExists if an unexpired entry exists (an
+	// expired one is replaced).
+	InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error
+
+	// Session store for github.com/alexedwards/scs/v2 (scs.CtxStore).
+	// FindCtx returns found=false for missing or expired tokens.
+	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
+	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
+	DeleteCtx(ctx context.Context, token string) error
+	Find(token string) ([]byte, bool, error)
+	Commit(token string, b []byte, expiry time.Time) error
+	Delete(token string) error
+
+	// AppendAudit writes one audit event.
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns events matching f, oldest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// GarbageCollect deletes expired sessions and replay-cache entries.
+	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// GCResult counts what GarbageCollect removed.
+type GCResult struct {
+	Sessions   int64
+	RequestIDs int64
+}
