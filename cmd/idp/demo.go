@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"hcidp/demo"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	data := fs.String("data", "hcidp-demo", "directory for dev keys, the SQLite database and the generated config")
+	idpAddr := fs.String("listen", "127.0.0.1:8080", "loopback address of the IdP (and the demo portal)")
+	iamAddr := fs.String("iam-listen", "127.0.0.1:8081", "loopback address of the mock Huawei IAM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	log := newLogger(stderr, "info")
+	env, err := demo.Start(ctx, demo.Options{DataDir: *data, IdPAddr: *idpAddr, IAMAddr: *iamAddr, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+hcidp demo is running (Ctrl-C stops it). Everything listens on loopback only.
+
+  Partner portal:   %s
+  Sign in as:       %s
+  Password:         %s
+
+  IdP metadata:     %s/saml/metadata
+  Mock Huawei IAM:  %s  (plays auth.huaweicloud.com; NOT the real Huawei Cloud)
+  Config used:      %s
+
+Open the portal, press "Open Huawei Cloud console", sign in, bind the account
+on the mock IAM page, and you land on the mock console. Press it again: no
+password, no bind page.
+`, env.PortalURL, env.Username, env.Password, env.IdPURL, env.IAMURL, env.ConfigFile)
+	err = env.Wait(ctx)
+	if cerr := env.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

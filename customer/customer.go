@@ -1,0 +1,176 @@
+// Package customer holds the rules a partner customer record must meet
+// (PROFILE.md §3 attribute table and "Identifiers and accounts") and the
+// password hashing used at login. Every writer of customers (the CLI, the
+// portal API) goes through Validate, so a malformed value never reaches an
+// assertion.
+package customer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"hcidp/storage"
+)
+
+// Limits from PROFILE.md §3.
+const (
+	MaxIDLength       = 128
+	MaxEmailLength    = 64
+	MinNameLength     = 5
+	MaxNameLength     = 32
+	MaxMobileLength   = 32
+	MaxDisplayName    = 128
+	MinPasswordLength = 8
+	MaxPasswordLength = 1024
+)
+
+var (
+	// emailRE is Huawei's e-mail rule, verbatim from PROFILE.md §3.
+	emailRE = regexp.MustCompile("^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+	// nameRE: letters, digits, '-', '_', not starting with a digit.
+	nameRE = regexp.MustCompile(`^[a-zA-Z_-][0-9a-zA-Z_-]*$`)
+	// mobileRE: an optional '+', then digits with optional spaces or dashes.
+	mobileRE = regexp.MustCompile(`^\+?[0-9][0-9 -]*[0-9]$`)
+)
+
+// ValidateID checks an xAccountId: 1-128 printable characters, no leading or
+// trailing space.
+func ValidateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("xAccountId is required")
+	case len(id) > MaxIDLength:
+		return fmt.Errorf("xAccountId is %d bytes long; at most %d are allowed", len(id), MaxIDLength)
+	case !printable(id):
+		return errors.New("xAccountId contains control characters or invalid UTF-8")
+	case strings.TrimSpace(id) != id:
+		return errors.New("xAccountId has leading or trailing spaces")
+	}
+	return nil
+}
+
+// CheckAttribute checks one optional attribute value against its rule.
+func CheckAttribute(name, value string) error {
+	switch name {
+	case "email":
+		if len(value) > MaxEmailLength {
+			return fmt.Errorf("email is %d characters long; at most %d are allowed", len(value), MaxEmailLength)
+		}
+		if !emailRE.MatchString(value) {
+			return fmt.Errorf("email %q is not an address Huawei Cloud accepts", value)
+		}
+	case "name":
+		if n := utf8.RuneCountInString(value); n < MinNameLength || n > MaxNameLength {
+			return fmt.Errorf("name must be %d to %d characters long (got %d)", MinNameLength, MaxNameLength, n)
+		}
+		if !nameRE.MatchString(value) {
+			return fmt.Errorf("name %q may contain only letters, digits, '-' and '_' and must not start with a digit", value)
+		}
+	case "mobile":
+		if len(value) > MaxMobileLength || !mobileRE.MatchString(value) {
+			return fmt.Errorf("mobile %q is not a phone number (digits, optional leading '+', spaces or dashes; at most %d characters)", value, MaxMobileLength)
+		}
+	default:
+		return fmt.Errorf("unknown attribute %q", name)
+	}
+	return nil
+}
+
+// Validate checks a whole customer record before it is written.
+func Validate(c storage.Customer) error {
+	var errs []error
+	if err := ValidateID(c.XAccountID); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.DisplayName) > MaxDisplayName || !printable(c.DisplayName) {
+		errs = append(errs, fmt.Errorf("display name must be at most %d printable characters", MaxDisplayName))
+	}
+	for _, a := range [][2]string{{"email", c.Email}, {"name", c.Name}, {"mobile", c.Mobile}} {
+		if a[1] == "" {
+			continue
+		}
+		if err := CheckAttribute(a[0], a[1]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckPassword applies the password length policy.
+func CheckPassword(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < MinPasswordLength {
+		return fmt.Errorf("the password must be at least %d characters long", MinPasswordLength)
+	}
+	if len(pw) > MaxPasswordLength {
+		return fmt.Errorf("the password must be at most %d bytes long", MaxPasswordLength)
+	}
+	if !utf8.ValidString(pw) {
+		return errors.New("the password is not valid UTF-8")
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\uFFFD' {
+			return false
+		}
+	}
+	return true
+}
+
+// Add validates and creates a customer with a password (may be "" for
+// customers who only arrive through the portal hand-off).
+func Add(ctx context.Context, st storage.Storage, c storage.Customer, password string, now time.Time) error {
+	if err := Validate(c); err != nil {
+		return err
+	}
+	if password != "" {
+		if err := CheckPassword(password); err != nil {
+			return err
+		}
+		h, err := HashPassword(password)
+		if err != nil {
+			return err
+		}
+		c.PasswordHash = h
+	}
+	c.CreatedAt, c.UpdatedAt = now.UTC(), now.UTC()
+	err := st.CreateCustomer(ctx, c)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fmt.Errorf("customer %q or e-mail %q already exists: %w", c.XAccountID, c.Email, err)
+	}
+	return err
+}
+
+// SetPassword replaces a customer's password.
+func SetPassword(ctx context.Context, st storage.Storage, id, password string, now time.Time) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	h, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return st.UpdateCustomer(ctx, id, func(c storage.Customer) (storage.Customer, error) {
+		c.PasswordHash, c.UpdatedAt = h, now.UTC()
+		return c, nil
+	})
+}
+
+// SetDisabled disables or re-enables a customer.
+func SetDisabled(ctx context.Context, st storage.Storage, id string, disabled bool, now time.Time) error {
+	return st.UpdateCustomer(ctx, id, func(c storage.Customer) (storage.Customer, error) {
+		c.Disabled, c.UpdatedAt = disabled, now.UTC()
+		return c, nil
+	})
+}

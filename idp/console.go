@@ -1,0 +1,76 @@
+package idp
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"hcidp/config"
+	"hcidp/storage"
+)
+
+// handleConsole sends a signed-in customer to the site's IAM login link
+// (PROFILE.md §1): xAccountType, isFirstLogin from the binding state, and a
+// service URL from the site's console allow-list.
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil || len(q["site"]) > 1 || len(q["service"]) > 1 {
+		s.refuse(w, r, refuse(400, "console.query", "malformed or repeated query parameters"))
+		return
+	}
+	site := q.Get("site")
+	if site == "" && len(s.sps) == 1 {
+		site = s.sps[0].Site
+	}
+	sp := s.bySite[site]
+	if sp == nil {
+		s.refuse(w, r, refuse(400, "console.site", "site "+truncate(site, 20)+" is not configured"))
+		return
+	}
+	service := sp.ConsoleHome
+	if v := q.Get("service"); v != "" {
+		if !sp.allowedService(v) {
+			s.refuse(w, r, refuse(400, "console.service", "service "+truncate(v, 200)+" is not a console URL of site "+site))
+			return
+		}
+		service = v
+	}
+	customerID, _ := s.signedIn(ctx)
+	if customerID == "" {
+		flow := s.addPending(ctx, pendingFlow{Kind: "console", Console: "/console?" + url.Values{"site": {site}, "service": {service}}.Encode()})
+		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
+		return
+	}
+	firstLogin := "false"
+	if _, err := s.store.GetBinding(ctx, customerID, site); errors.Is(err, storage.ErrNotFound) {
+		firstLogin = "true"
+	} else if err != nil {
+		s.internalError(w, r, "load binding", err)
+		return
+	}
+	s.sessions.Put(ctx, sessConsole+site, service)
+	target := sp.AuthURL + "/authui/saml/login?xAccountType=" + encodeURIComponent(s.cfg.XAccountType) +
+		"&isFirstLogin=" + firstLogin + "&service=" + encodeURIComponent(service)
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// allowedService accepts only URLs on the site's console host over https
+// (http only for a loopback console in tests), without user info.
+func (sp *ServiceProvider) allowedService(raw string) bool {
+	if len(raw) > 2048 || hasControl(raw) {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.Opaque != "" || u.Host != sp.ConsoleHost {
+		return false
+	}
+	return u.Scheme == "https" || (u.Scheme == "http" && config.IsLoopback(u.Hostname()))
+}
+
+// encodeURIComponent escapes like JavaScript's encodeURIComponent, which the
+// Huawei guide names for the service parameter (spaces as %20, not '+').
+func encodeURIComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}

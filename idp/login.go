@@ -1,0 +1,144 @@
+package idp
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"hcidp/customer"
+	"hcidp/storage"
+	"hcidp/templates"
+)
+
+const (
+	maxLoginBody     = 8 << 10
+	maxUsernameBytes = customer.MaxIDLength
+)
+
+// handleLoginForm shows the sign-in form for a pending flow (or plain sign-in).
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	flow := r.URL.Query().Get("flow")
+	if len(flow) > 64 {
+		flow = ""
+	}
+	s.renderLogin(w, r, http.StatusOK, flow, "", "")
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, flow, username, errKey string) {
+	p := s.page(w, r, "")
+	w.Header().Set("Cache-Control", "no-store")
+	d := templates.LoginData{Page: p, CSRF: s.csrfToken(r.Context()), Flow: flow, Username: username, Error: errKey}
+	w.WriteHeader(status)
+	s.pages.Login(w, d)
+}
+
+// handleLogin checks the form, signs the customer in with a new session ID
+// and continues the pending flow.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		s.refuse(w, r, refuse(http.StatusRequestEntityTooLarge, "login.form", "the login form is malformed or too large"))
+		return
+	}
+	if !s.sameOrigin(r) {
+		s.refuse(w, r, refuse(http.StatusForbidden, "login.origin", "Origin "+truncate(r.Header.Get("Origin"), 100)+" is not this IdP"))
+		return
+	}
+	if !s.checkCSRF(ctx, r.PostForm.Get("csrf_token")) {
+		s.refuse(w, r, refuse(http.StatusForbidden, "login.csrf", "missing or wrong CSRF token"))
+		return
+	}
+	flow := r.PostForm.Get("flow")
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	if username == "" || len(username) > maxUsernameBytes || !utf8.ValidString(username) ||
+		password == "" || len(password) > customer.MaxPasswordLength {
+		s.renderLogin(w, r, http.StatusUnauthorized, flow, "", "login_failed")
+		return
+	}
+	c, err := s.store.GetCustomer(ctx, username)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.internalError(w, r, "load customer", err)
+		return
+	}
+	// Unknown accounts verify against a dummy hash: same message, same cost.
+	ok := customer.VerifyPassword(c.PasswordHash, password) && err == nil && !c.Disabled
+	if !ok {
+		s.log.Info("login failed", "client", clientAddr(r))
+		s.renderLogin(w, r, http.StatusUnauthorized, flow, username, "login_failed")
+		return
+	}
+	// A new session ID at login: no fixation.
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		s.internalError(w, r, "renew session", err)
+		return
+	}
+	now := s.now()
+	s.sessions.Put(ctx, sessCustomer, c.XAccountID)
+	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
+	s.sessions.Remove(ctx, sessCSRF)
+	s.log.Info("login", "customer", c.XAccountID, "client", clientAddr(r))
+
+	f, found := s.takePending(ctx, flow)
+	switch {
+	case found && f.Kind == "saml":
+		sp := s.bySite[f.Site]
+		if sp == nil {
+			s.refuse(w, r, refuse(400, "flow.site", "the pending request's site is no longer configured"))
+			return
+		}
+		s.issue(w, r, &verifiedRequest{SP: sp, ID: f.RequestID, ACS: f.ACS, RelayState: f.RelayState}, c.XAccountID, now)
+	case found && f.Kind == "console":
+		http.Redirect(w, r, f.Console, http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	}
+}
+
+// sameOrigin accepts a POST whose Origin (or, without one, Referer) is this
+// IdP's public origin. Browsers send Origin on POST; a request with neither
+// relies on the CSRF token alone.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	want := s.baseURL.Scheme + "://" + s.baseURL.Host
+	if o := r.Header.Get("Origin"); o != "" {
+		return o == want
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err == nil && u.Scheme+"://"+u.Host == want
+	}
+	return true
+}
+
+// handleLogout destroys the session.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		s.refuse(w, r, refuse(http.StatusForbidden, "logout.origin", "cross-origin logout"))
+		return
+	}
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.internalError(w, r, "destroy session", err)
+		return
+	}
+	p := s.page(w, r, "")
+	s.pages.Message(w, templates.MessageData{Page: p, Title: "signed_out_title", Body: "signed_out_body"})
+}
+
+// handleHome is the IdP's landing page: the "Open Huawei Cloud console"
+// button a portal would show (the demo's portal page).
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	id, _ := s.signedIn(r.Context())
+	p := s.page(w, r, "")
+	s.pages.Portal(w, templates.PortalData{Page: p, Customer: id, Sites: s.siteNames(), ConsoleTo: "/console"})
+}
+
+func (s *Server) siteNames() []string {
+	names := make([]string, 0, len(s.sps))
+	for _, sp := range s.sps {
+		names = append(names, sp.Site)
+	}
+	return names
+}

@@ -1,0 +1,162 @@
+package idp
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"net/url"
+	"strings"
+)
+
+// Limits of the HTTP-Redirect binding (SECURITY.md "Order of checks" 1).
+const (
+	maxURLBytes        = 16 << 10  // whole request URI
+	maxInflatedRequest = 128 << 10 // AuthnRequest after inflate
+	maxRelayState      = 1024      // decoded RelayState (PROFILE.md §2 decision)
+	maxBindRequest     = 8 << 10   // encoded bindRequest parameter
+)
+
+// Signature algorithm URIs (XML-DSig and RFC 6931).
+const (
+	sigAlgRSASHA1   = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+	sigAlgRSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	sigAlgRSASHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+	sigAlgRSASHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+)
+
+// rawParam is one query parameter as received: Raw is the still-encoded
+// value (what the signature covers), Value the decoded one.
+type rawParam struct {
+	Raw   string
+	Value string
+	Set   bool
+}
+
+// signedQuery is a strictly parsed redirect-binding query string.
+type signedQuery struct {
+	params map[string]*rawParam
+}
+
+func (q *signedQuery) get(name string) *rawParam { return q.params[name] }
+
+// parseSignedQuery parses rawQuery strictly (SECURITY.md step 2): every pair
+// must be well formed and percent-decodable, no ';' separators, and each of
+// the names in known at most once. Other parameters are ignored.
+func parseSignedQuery(rawQuery string, known ...string) (*signedQuery, *Refusal) {
+	q := &signedQuery{params: make(map[string]*rawParam, len(known))}
+	for _, k := range known {
+		q.params[k] = &rawParam{}
+	}
+	if strings.Contains(rawQuery, ";") {
+		return nil, refuse(400, "query.semicolon", "the query string contains ';'")
+	}
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if pair == "" {
+			continue
+		}
+		rawKey, rawVal, hasEq := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			return nil, refuse(400, "query.malformed", "a query parameter name is not valid percent-encoding")
+		}
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			return nil, refuse(400, "query.malformed", "query parameter "+key+" is not valid percent-encoding")
+		}
+		p, ok := q.params[key]
+		if !ok {
+			continue
+		}
+		if !hasEq {
+			return nil, refuse(400, "query.malformed", "query parameter "+key+" has no value")
+		}
+		if p.Set {
+			return nil, refuse(400, "query.duplicate", "query parameter "+key+" appears more than once")
+		}
+		*p = rawParam{Raw: rawVal, Value: val, Set: true}
+	}
+	return q, nil
+}
+
+// sigHash maps an allow-listed SigAlg to its hash (SECURITY.md step 3: before
+// any crypto). Huawei prints the URI in upper case, so the comparison is
+// case-insensitive (PROFILE.md §2 decision). rsa-sha1 only when allowed.
+func sigHash(alg string, allowSHA1 bool) (crypto.Hash, bool) {
+	switch strings.ToLower(alg) {
+	case sigAlgRSASHA256:
+		return crypto.SHA256, true
+	case sigAlgRSASHA384:
+		return crypto.SHA384, true
+	case sigAlgRSASHA512:
+		return crypto.SHA512, true
+	case sigAlgRSASHA1:
+		return crypto.SHA1, allowSHA1
+	}
+	return 0, false
+}
+
+// signedOctets rebuilds the signed string from the raw received values in the
+// canonical order "first=..&[second=..&]SigAlg=..", whatever order they
+// arrived in (SAML bindings §3.4.4.1).
+func signedOctets(q *signedQuery, names ...string) []byte {
+	var b strings.Builder
+	for _, n := range names {
+		p := q.get(n)
+		if !p.Set {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(p.Raw)
+	}
+	return []byte(b.String())
+}
+
+// verifyQuerySignature checks sig over octets with any of certs; it returns
+// the index of the certificate that verified, or -1.
+func verifyQuerySignature(octets []byte, sig []byte, h crypto.Hash, certs []*x509.Certificate) int {
+	var digest []byte
+	switch h {
+	case crypto.SHA256:
+		d := sha256.Sum256(octets)
+		digest = d[:]
+	case crypto.SHA384:
+		d := sha512.Sum384(octets)
+		digest = d[:]
+	case crypto.SHA512:
+		d := sha512.Sum512(octets)
+		digest = d[:]
+	default:
+		hh := h.New()
+		hh.Write(octets)
+		digest = hh.Sum(nil)
+	}
+	for i, c := range certs {
+		pub, ok := c.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			continue
+		}
+		if rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// decodeSignature decodes the Signature parameter (standard base64; RSA
+// signatures are at most 512 bytes for 4096-bit keys, allow up to 8192-bit).
+func decodeSignature(s string) ([]byte, bool) {
+	if s == "" || len(s) > 1400 {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}

@@ -1,0 +1,277 @@
+// Package idp is the SAML identity provider: it verifies Huawei IAM's
+// HTTP-Redirect AuthnRequests, signs customers in, builds and signs the
+// Response of PROFILE.md §3 and posts it to the SP, builds the "Open console"
+// link and records bind-result callbacks.
+//
+// The request path reads as a sequence (sso.go): parse query -> verify
+// signature -> inflate -> pre-scan -> unmarshal -> validate -> replay cache
+// -> authenticate -> build and sign -> post.
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"hcidp/config"
+	"hcidp/metadata"
+	"hcidp/storage"
+	"hcidp/templates"
+)
+
+// ServiceProvider is one trusted Huawei Cloud site: its verified SP metadata
+// and the site's IAM and console URLs.
+type ServiceProvider struct {
+	Site string
+	Meta *metadata.SP
+	// AuthURL is the IAM base URL, e.g. https://auth.huaweicloud.com.
+	AuthURL string
+	// ConsoleHome is the default landing page; ConsoleHost the only host
+	// accepted for the service parameter.
+	ConsoleHome string
+	ConsoleHost string
+}
+
+// NewServiceProvider combines verified metadata with the site's URLs;
+// authURL and consoleURL override the site table (tests, the demo).
+func NewServiceProvider(site string, meta *metadata.SP, authURL, consoleURL string) (*ServiceProvider, error) {
+	s, ok := metadata.LookupSite(site)
+	if !ok {
+		return nil, fmt.Errorf("unknown site %q", site)
+	}
+	sp := &ServiceProvider{Site: site, Meta: meta, AuthURL: "https://" + s.AuthHost, ConsoleHome: "https://" + s.ConsoleHost + "/console/"}
+	if authURL != "" {
+		sp.AuthURL = strings.TrimRight(authURL, "/")
+	}
+	if consoleURL != "" {
+		sp.ConsoleHome = consoleURL
+	}
+	u, err := url.Parse(sp.ConsoleHome)
+	if err != nil {
+		return nil, fmt.Errorf("console URL: %w", err)
+	}
+	sp.ConsoleHost = u.Host
+	return sp, nil
+}
+
+// Options configure a Server.
+type Options struct {
+	Config *config.Config
+	Store  storage.Storage
+	// Key material: the signing certificate is published in the metadata.
+	Signer *Signer
+	Cert   *x509.Certificate
+	// NextCert, when set, is published too (key rollover).
+	NextCert *x509.Certificate
+	SPs      []*ServiceProvider
+	Logger   *slog.Logger
+	// Now and Rand are injectable for tests; defaults time.Now and crypto/rand.
+	Now  func() time.Time
+	Rand io.Reader
+	// Templates defaults to the embedded pages.
+	Templates *templates.Renderer
+}
+
+// Server is the IdP's HTTP side.
+type Server struct {
+	cfg      *config.Config
+	store    storage.Storage
+	signer   *Signer
+	sps      []*ServiceProvider
+	bySite   map[string]*ServiceProvider
+	byEntity map[string]*ServiceProvider
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	pages    *templates.Renderer
+	sessions *scs.SessionManager
+	metadata []byte
+	ssoURL   string
+	baseURL  *url.URL
+	https    bool
+}
+
+// New validates the options and prepares the server.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Store == nil || o.Signer == nil || o.Cert == nil {
+		return nil, errors.New("idp: Config, Store, Signer and Cert are required")
+	}
+	if len(o.SPs) == 0 {
+		return nil, errors.New("idp: at least one service provider is required")
+	}
+	s := &Server{
+		cfg: o.Config, store: o.Store, signer: o.Signer, sps: o.SPs, log: o.Logger,
+		now: o.Now, rand: o.Rand, pages: o.Templates,
+		bySite: map[string]*ServiceProvider{}, byEntity: map[string]*ServiceProvider{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.pages == nil {
+		p, err := templates.New("")
+		if err != nil {
+			return nil, err
+		}
+		s.pages = p
+	}
+	for _, sp := range o.SPs {
+		if s.bySite[sp.Site] != nil {
+			return nil, fmt.Errorf("idp: site %s configured twice", sp.Site)
+		}
+		if s.byEntity[sp.Meta.EntityID] != nil {
+			return nil, fmt.Errorf("idp: SP entity ID %s configured twice", sp.Meta.EntityID)
+		}
+		s.bySite[sp.Site] = sp
+		s.byEntity[sp.Meta.EntityID] = sp
+	}
+	u, err := url.Parse(o.Config.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("idp: base_url: %w", err)
+	}
+	s.baseURL = u
+	s.https = u.Scheme == "https"
+	s.ssoURL = SSOURL(o.Config)
+	certs := []*x509.Certificate{o.Cert}
+	if o.NextCert != nil {
+		certs = append(certs, o.NextCert)
+	}
+	s.metadata, err = BuildMetadata(o.Config, certs...)
+	if err != nil {
+		return nil, fmt.Errorf("idp: metadata: %w", err)
+	}
+	s.sessions = s.newSessionManager()
+	return s, nil
+}
+
+// SSOURL is the SingleSignOnService location for cfg.
+func SSOURL(cfg *config.Config) string { return cfg.BaseURL + "/saml/sso" }
+
+// BuildMetadata renders the IdP metadata for cfg: what GET /saml/metadata
+// serves and `idp metadata` prints. certs are the current signing
+// certificate, then the next one during a rollover.
+func BuildMetadata(cfg *config.Config, certs ...*x509.Certificate) ([]byte, error) {
+	return metadata.IdPMetadata(metadata.IdPConfig{EntityID: cfg.EntityID, SSOURL: SSOURL(cfg), SigningCerts: certs})
+}
+
+// Metadata returns the IdP metadata document (the "IDP Metadata.xml").
+func (s *Server) Metadata() []byte { return s.metadata }
+
+// SSOURL is the SingleSignOnService location.
+func (s *Server) SSOURL() string { return s.ssoURL }
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /saml/metadata", s.handleMetadata)
+	mux.HandleFunc("GET /saml/sso", s.handleSSO)
+	mux.HandleFunc("GET /saml/bind", s.handleBind)
+	mux.HandleFunc("GET /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+	mux.HandleFunc("GET /console", s.handleConsole)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /{$}", s.handleHome)
+	return s.securityHeaders(s.sessions.LoadAndSave(mux))
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Content-Disposition", `inline; filename="IDP Metadata.xml"`)
+	w.Write(s.metadata)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Error("health check: database unreachable", "err", err)
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// securityHeaders sets the headers every page carries (SECURITY.md
+// "Browser-facing pages"); pages with inline style or script add a nonce.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		if s.https {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// page prepares the common page data with a fresh CSP nonce and sets the CSP.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, formAction string) templates.Page {
+	var b [16]byte
+	io.ReadFull(s.rand, b[:])
+	nonce := base64.RawStdEncoding.EncodeToString(b[:])
+	if formAction == "" {
+		formAction = "'self'"
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+
+		"'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	lang := templates.Lang(r.Header.Get("Accept-Language"))
+	return templates.Page{Lang: lang, L: templates.Messages(lang), Nonce: nonce}
+}
+
+// refuse answers a Refusal: the status, a generic page, the reason in the log.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
+	s.log.Warn("request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
+		"path", r.URL.Path, "client", clientAddr(r))
+	p := s.page(w, r, "")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(ref.Status)
+	s.pages.Error(w, templates.ErrorData{Page: p, Status: ref.Status, Reason: ref.Reason})
+}
+
+// internalError is for faults of ours (database down), never for bad input.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	s.log.Error(msg, "err", err, "path", r.URL.Path)
+	p := s.page(w, r, "")
+	w.WriteHeader(http.StatusInternalServerError)
+	s.pages.Error(w, templates.ErrorData{Page: p, Status: 500, Reason: "internal"})
+}
+
+// clientAddr is the peer address (proxies are not trusted here).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) newID() string {
+	id, err := randomID(s.rand)
+	if err != nil {
+		panic(fmt.Sprintf("idp: random source failed: %v", err))
+	}
+	return id
+}

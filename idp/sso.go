@@ -1,0 +1,287 @@
+package idp
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"hcidp/customer"
+	"hcidp/storage"
+	"hcidp/templates"
+)
+
+// verifiedRequest is an AuthnRequest that passed every check of SECURITY.md
+// "Order of checks" up to and including the replay cache.
+type verifiedRequest struct {
+	SP         *ServiceProvider
+	ID         string
+	ACS        string
+	RelayState *string
+	ForceAuthn bool
+	IsPassive  bool
+	// NameIDUnsupported is set when the NameIDPolicy asks for a format we do
+	// not issue: the answer is a signed error Response.
+	NameIDUnsupported bool
+}
+
+// handleSSO is the SingleSignOnService, HTTP-Redirect binding.
+func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
+	req, ref := s.verifyAuthnRequest(r)
+	if ref != nil {
+		s.refuse(w, r, ref)
+		return
+	}
+	ctx := r.Context()
+	if req.NameIDUnsupported {
+		s.postError(w, r, req, StatusRequester, StatusInvalidNameIDPolicy, "only transient NameIDs are issued")
+		return
+	}
+	customerID, authAt := s.signedIn(ctx)
+	if customerID == "" || req.ForceAuthn {
+		if req.IsPassive {
+			s.postError(w, r, req, StatusResponder, StatusNoPassive, "the customer is not signed in")
+			return
+		}
+		flow := s.addPending(ctx, pendingFlow{Kind: "saml", Site: req.SP.Site, RequestID: req.ID, ACS: req.ACS,
+			RelayState: req.RelayState, ForceAuthn: req.ForceAuthn})
+		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
+		return
+	}
+	s.issue(w, r, req, customerID, authAt)
+}
+
+// verifyAuthnRequest runs SECURITY.md's checks 1-8 in order. Nothing is
+// written unless every check passed; the last step is the replay cache.
+func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal) {
+	// 1. Size limits before parsing.
+	if len(r.URL.RawQuery)+len(r.URL.Path) > maxURLBytes {
+		return nil, refuse(http.StatusRequestURITooLong, "request.uri_too_long", "the request URI exceeds 16 KiB")
+	}
+	// 2. Strict parse of the raw query.
+	q, ref := parseSignedQuery(r.URL.RawQuery, "SAMLRequest", "RelayState", "SigAlg", "Signature")
+	if ref != nil {
+		return nil, ref
+	}
+	samlReq, relay, sigAlg, sig := q.get("SAMLRequest"), q.get("RelayState"), q.get("SigAlg"), q.get("Signature")
+	if !samlReq.Set || samlReq.Value == "" {
+		return nil, refuse(400, "request.missing", "no SAMLRequest parameter")
+	}
+	if relay.Set {
+		if len(relay.Value) > maxRelayState {
+			return nil, refuse(400, "relaystate.too_long", "RelayState exceeds 1024 bytes")
+		}
+		if hasControl(relay.Value) || !validXMLText(relay.Value) {
+			return nil, refuse(400, "relaystate.invalid", "RelayState holds control characters or invalid UTF-8")
+		}
+	}
+	if !sigAlg.Set || !sig.Set {
+		return nil, refuse(http.StatusForbidden, "signature.missing", "the request is not signed (SigAlg and Signature are required)")
+	}
+	// 3. SigAlg allow-list before any crypto.
+	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
+	if !ok {
+		return nil, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
+	}
+	sigBytes, ok := decodeSignature(sig.Value)
+	if !ok {
+		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
+	}
+	// 4. Verify over the raw received octets with the SPs' metadata keys.
+	octets := signedOctets(q, "SAMLRequest", "RelayState", "SigAlg")
+	var signer *ServiceProvider
+	for _, sp := range s.sps {
+		if verifyQuerySignature(octets, sigBytes, h, sp.Meta.SigningCerts) >= 0 {
+			signer = sp
+			break
+		}
+	}
+	if signer == nil {
+		return nil, refuse(http.StatusForbidden, "signature.invalid", "the query signature does not verify with any trusted SP certificate")
+	}
+	// 5. Inflate with a hard cap. 6. Pre-scan, round-trip check, unmarshal.
+	doc, ref := inflateRequest(samlReq.Value)
+	if ref != nil {
+		return nil, ref
+	}
+	req, ref := parseAuthnRequest(doc)
+	if ref != nil {
+		return nil, ref
+	}
+	// 7. Semantic checks.
+	sp := s.byEntity[req.Issuer.Value]
+	if sp == nil {
+		return nil, refuse(400, "request.unknown_issuer", "Issuer "+truncate(req.Issuer.Value, 200)+" is not a configured SP")
+	}
+	if sp != signer && verifyQuerySignature(octets, sigBytes, h, sp.Meta.SigningCerts) < 0 {
+		return nil, refuse(http.StatusForbidden, "signature.issuer_mismatch", "the request was signed by another SP than its Issuer")
+	}
+	if req.Destination != "" && req.Destination != s.ssoURL {
+		return nil, refuse(400, "request.destination", "Destination "+truncate(req.Destination, 200)+" is not "+s.ssoURL)
+	}
+	issued, err := parseInstant(req.IssueInstant)
+	if err != nil {
+		return nil, refuse(400, "request.issue_instant", err.Error())
+	}
+	now := s.now()
+	skew, lifetime := s.cfg.ClockSkew.D(), s.cfg.RequestLifetime.D()
+	if issued.After(now.Add(skew)) {
+		return nil, refuse(400, "request.future", "IssueInstant is in the future beyond the allowed clock skew")
+	}
+	if issued.Before(now.Add(-lifetime - skew)) {
+		return nil, refuse(400, "request.expired", "IssueInstant is older than the request lifetime")
+	}
+	acs, ref := selectACS(sp, req)
+	if ref != nil {
+		return nil, ref
+	}
+	v := &verifiedRequest{SP: sp, ID: req.ID, ACS: acs, ForceAuthn: xsBool(req.ForceAuthn), IsPassive: xsBool(req.IsPassive)}
+	if relay.Set {
+		rs := relay.Value
+		v.RelayState = &rs
+	}
+	if p := req.NameIDPolicy; p != nil && p.Format != "" && p.Format != nameIDTransient && p.Format != nameIDUnspecified {
+		v.NameIDUnsupported = true
+	}
+	// 8. Replay cache, shared by all replicas, only after everything passed.
+	err = s.store.InsertRequestID(r.Context(), req.Issuer.Value, req.ID, issued.Add(lifetime+2*skew))
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return nil, refuse(400, "request.replayed", "request ID "+req.ID+" was already used")
+	}
+	if err != nil {
+		return nil, refuse(http.StatusServiceUnavailable, "storage.unavailable", "replay cache: "+err.Error())
+	}
+	return v, nil
+}
+
+// selectACS picks the AssertionConsumerService: the requested URL only if it
+// is byte-for-byte one of the SP's HTTP-POST endpoints, or the requested
+// index, else the metadata default.
+func selectACS(sp *ServiceProvider, req *AuthnRequest) (string, *Refusal) {
+	switch {
+	case req.AssertionConsumerServiceURL != "":
+		ep, ok := sp.Meta.ACSByURL(req.AssertionConsumerServiceURL)
+		if !ok {
+			return "", refuse(400, "request.acs", "AssertionConsumerServiceURL "+truncate(req.AssertionConsumerServiceURL, 200)+" is not in the SP metadata")
+		}
+		return ep.Location, nil
+	case req.AssertionConsumerServiceIndex != "":
+		i, err := strconv.Atoi(req.AssertionConsumerServiceIndex)
+		if err != nil {
+			return "", refuse(400, "request.acs", "AssertionConsumerServiceIndex is not a number")
+		}
+		ep, ok := sp.Meta.ACSByIndex(i)
+		if !ok {
+			return "", refuse(400, "request.acs", "AssertionConsumerServiceIndex is not in the SP metadata")
+		}
+		return ep.Location, nil
+	}
+	return sp.Meta.DefaultACS.Location, nil
+}
+
+// issue builds, signs and posts the Response for a signed-in customer.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequest, customerID string, authAt time.Time) {
+	ctx := r.Context()
+	c, err := s.store.GetCustomer(ctx, customerID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.Disabled) {
+		s.sessions.Destroy(ctx)
+		s.refuse(w, r, refuse(http.StatusForbidden, "customer.disabled", "customer "+customerID+" is disabled or gone"))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, "load customer", err)
+		return
+	}
+	now := s.now()
+	p := &ResponseParams{
+		ResponseID:   s.newID(),
+		AssertionID:  s.newID(),
+		IssueInstant: now,
+		Destination:  req.ACS,
+		InResponseTo: req.ID,
+		SPEntityID:   req.SP.Meta.EntityID,
+		NameID:       s.newID(),
+		SessionIndex: s.newID(),
+		AuthnInstant: authAt,
+		NotBefore:    now.Add(-s.cfg.ClockSkew.D()),
+		NotOnOrAfter: now.Add(s.cfg.AssertionLifetime.D()),
+		Attributes:   s.attributes(ctx, c),
+	}
+	doc, err := s.signer.Response(p)
+	if err != nil {
+		s.internalError(w, r, "build response", err)
+		return
+	}
+	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now, Kind: "response", XAccountID: c.XAccountID,
+		Site: req.SP.Site, RequestID: req.ID, AssertionID: p.AssertionID, ClientAddr: clientAddr(r), Outcome: "issued"}); err != nil {
+		s.internalError(w, r, "audit", err)
+		return
+	}
+	s.log.Info("response issued", "customer", c.XAccountID, "site", req.SP.Site, "request_id", req.ID, "assertion_id", p.AssertionID)
+	s.post(w, r, req, doc)
+}
+
+// attributes returns the profile's attributes for c. An optional value that
+// breaks its rule is omitted and logged, never sent malformed (PROFILE.md §3).
+func (s *Server) attributes(ctx context.Context, c storage.Customer) []Attribute {
+	attrs := make([]Attribute, 0, 6)
+	attrs = append(attrs, Attribute{"xUserId", c.XAccountID}, Attribute{"xAccountId", c.XAccountID}, Attribute{"bpId", s.cfg.BpID})
+	for _, a := range []Attribute{{"email", c.Email}, {"name", c.Name}, {"mobile", c.Mobile}} {
+		if a.Value == "" {
+			continue
+		}
+		if err := customer.CheckAttribute(a.Name, a.Value); err != nil {
+			s.log.WarnContext(ctx, "attribute omitted: value breaks its rule", "customer", c.XAccountID, "attribute", a.Name, "err", err)
+			continue
+		}
+		attrs = append(attrs, a)
+	}
+	return attrs
+}
+
+// postError sends a signed SAML error Response (no assertion) to the ACS.
+func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *verifiedRequest, status, sub, msg string) {
+	doc, err := s.signer.ErrorResponse(&ErrorParams{ResponseID: s.newID(), IssueInstant: s.now(), Destination: req.ACS,
+		InResponseTo: req.ID, StatusCode: status, SubStatus: sub, Message: msg})
+	if err != nil {
+		s.internalError(w, r, "build error response", err)
+		return
+	}
+	s.log.Info("error response sent", "site", req.SP.Site, "request_id", req.ID, "status", sub)
+	s.post(w, r, req, doc)
+}
+
+// post renders the HTTP-POST binding page: auto-submitting with a CSP nonce,
+// a visible button without JavaScript, form-action limited to the ACS origin.
+func (s *Server) post(w http.ResponseWriter, r *http.Request, req *verifiedRequest, doc []byte) {
+	u, _ := url.Parse(req.ACS)
+	p := s.page(w, r, u.Scheme+"://"+u.Host)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	d := templates.PostData{Page: p, ACS: req.ACS, SAMLResponse: base64.StdEncoding.EncodeToString(doc)}
+	if req.RelayState != nil {
+		d.RelayState, d.HasRelay = *req.RelayState, true
+	}
+	if err := s.pages.PostForm(w, d); err != nil {
+		s.log.Error("render post form", "err", err)
+	}
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,14 @@
+// Package metadata holds what hcidp knows about SAML 2.0 metadata
+// (OASIS "Metadata for the OASIS Security Assertion Markup Language (SAML)
+// V2.0", saml-metadata-2.0-os):
+//
+//   - the SAML URNs shared by the whole project (const.go);
+//   - the Huawei Cloud sites, each its own SP (Sites, LookupSite);
+//   - generation of the IdP metadata uploaded to Huawei Partner Center
+//     (IdPMetadata);
+//   - strict loading and signature verification of Huawei IAM's SP metadata
+//     (LoadSP), with the China-site file built in (BuiltinSPMetadata);
+//   - signing metadata the way Huawei does, for the mock IAM (SignMetadata).
+//
+// Nothing in this package touches the network.
+package metadata

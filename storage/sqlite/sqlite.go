@@ -1,0 +1,595 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"hcidp/storage"
+	"hcidp/storage/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+var (
+	_ storage.Storage = (*DB)(nil)
+	_ scs.CtxStore    = (*DB)(nil)
+)
+
+// busyTimeout is how long a connection waits for a lock held by another
+// connection or process before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// DB is a storage.Storage backed by one SQLite database.
+type DB struct {
+	write *sql.DB // exactly one connection; transactions BEGIN IMMEDIATE
+	read  *sql.DB // read-only pool; the same as write for ":memory:"
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending migrations. path is a file path or ":memory:" (a private
+// in-memory database, gone at Close). The directory of a file path must
+// exist.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: database path %q must not contain '?' or '#'", path)
+	}
+	memory := path == ":memory:"
+	if !memory {
+		if strings.HasPrefix(path, "file:") {
+			return nil, fmt.Errorf("sqlite: database path %q: give a plain file path, not a URI", path)
+		}
+		dir := filepath.Dir(path)
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: directory of database %q: %w", path, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("sqlite: directory of database %q: %s is not a directory", path, dir)
+		}
+	}
+
+	// busy_timeout comes first so that the other pragmas wait for locks too.
+	common := []string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"foreign_keys(1)",
+	}
+	writePragmas := common
+	if !memory {
+		writePragmas = append(writePragmas[:len(common):len(common)], "journal_mode(WAL)", "synchronous(NORMAL)")
+	}
+	write, err := sql.Open("sqlite", dsn(path, writePragmas, "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	// One writer: SQLite allows a single writer anyway, and serialising in
+	// the pool avoids lock upgrades that would fail with SQLITE_BUSY.
+	// For ":memory:" the single connection is also the whole database, so
+	// it must never be closed while idle.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	d := &DB{write: write, read: write}
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: migrate %q: %w", path, err)
+	}
+	if !memory {
+		read, err := sql.Open("sqlite", dsn(path, append(common[:len(common):len(common)], "query_only(1)"), "deferred"))
+		if err != nil {
+			write.Close()
+			return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		}
+		read.SetMaxOpenConns(8)
+		read.SetMaxIdleConns(8)
+		d.read = read
+	}
+	return d, nil
+}
+
+func dsn(path string, pragmas []string, txlock string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	return path + "?" + q.Encode()
+}
+
+// migrate applies pending migrations in one immediate transaction; a
+// concurrent opener of the same file waits for it and then finds nothing to do.
+func (d *DB) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := make(map[int]bool)
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+			m.Version, toDB(time.Now())); err != nil {
+			return fmt.Errorf("record %s: %w", m.Name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// toDB and fromDB convert between time.Time and unix microseconds (UTC).
+func toDB(t time.Time) int64 { return t.UnixMicro() }
+
+func fromDB(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func boolToDB(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func errCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+func isUnique(err error) bool {
+	c := errCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKey(err error) bool {
+	return errCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// customerConflict turns a unique violation on customers into
+// storage.ErrAlreadyExists, saying which key was taken.
+func customerConflict(err error, c storage.Customer) error {
+	if strings.Contains(err.Error(), "customers.email") {
+		return fmt.Errorf("%w: email %q is used by another customer", storage.ErrAlreadyExists, c.Email)
+	}
+	return fmt.Errorf("%w: customer %q", storage.ErrAlreadyExists, c.XAccountID)
+}
+
+// Customers.
+
+const customerColumns = `x_account_id, display_name, email, name, mobile, password_hash, disabled, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCustomer(s scanner) (storage.Customer, error) {
+	var (
+		c                storage.Customer
+		disabled         int64
+		created, updated int64
+	)
+	err := s.Scan(&c.XAccountID, &c.DisplayName, &c.Email, &c.Name, &c.Mobile,
+		&c.PasswordHash, &disabled, &created, &updated)
+	if err != nil {
+		return storage.Customer{}, err
+	}
+	c.Disabled = disabled != 0
+	c.CreatedAt = fromDB(created)
+	c.UpdatedAt = fromDB(updated)
+	return c, nil
+}
+
+// CreateCustomer implements storage.Storage.
+func (d *DB) CreateCustomer(ctx context.Context, c storage.Customer) error {
+	_, err := d.write.ExecContext(ctx,
+		`INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.XAccountID, c.DisplayName, c.Email, c.Name, c.Mobile, c.PasswordHash,
+		boolToDB(c.Disabled), toDB(c.CreatedAt), toDB(c.UpdatedAt))
+	if isUnique(err) {
+		return customerConflict(err, c)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create customer %q: %w", c.XAccountID, err)
+	}
+	return nil
+}
+
+// GetCustomer implements storage.Storage.
+func (d *DB) GetCustomer(ctx context.Context, xAccountID string) (storage.Customer, error) {
+	c, err := scanCustomer(d.read.QueryRowContext(ctx,
+		`SELECT `+customerColumns+` FROM customers WHERE x_account_id = ?`, xAccountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.Customer{}, fmt.Errorf("%w: customer %q", storage.ErrNotFound, xAccountID)
+	}
+	if err != nil {
+		return storage.Customer{}, fmt.Errorf("sqlite: get customer %q: %w", xAccountID, err)
+	}
+	return c, nil
+}
+
+// UpdateCustomer implements storage.Storage. fn runs inside an immediate
+// transaction on the only write connection: it must not call back into d.
+func (d *DB) UpdateCustomer(ctx context.Context, xAccountID string, fn func(storage.Customer) (storage.Customer, error)) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: update customer %q: %w", xAccountID, err)
+	}
+	defer tx.Rollback()
+	old, err := scanCustomer(tx.QueryRowContext(ctx,
+		`SELECT `+customerColumns+` FROM customers WHERE x_account_id = ?`, xAccountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: customer %q", storage.ErrNotFound, xAccountID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update customer %q: %w", xAccountID, err)
+	}
+	c, err := fn(old)
+	if err != nil {
+		return err
+	}
+	if c.XAccountID != old.XAccountID {
+		return fmt.Errorf("sqlite: update customer %q: XAccountID cannot change (got %q)", xAccountID, c.XAccountID)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE customers SET
+		display_name = ?, email = ?, name = ?, mobile = ?, password_hash = ?,
+		disabled = ?, created_at = ?, updated_at = ?
+		WHERE x_account_id = ?`,
+		c.DisplayName, c.Email, c.Name, c.Mobile, c.PasswordHash,
+		boolToDB(c.Disabled), toDB(c.CreatedAt), toDB(c.UpdatedAt), xAccountID)
+	if isUnique(err) {
+		return customerConflict(err, c)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update customer %q: %w", xAccountID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: update customer %q: commit: %w", xAccountID, err)
+	}
+	return nil
+}
+
+// ListCustomers implements storage.Storage.
+func (d *DB) ListCustomers(ctx context.Context) ([]storage.Customer, error) {
+	rows, err := d.read.QueryContext(ctx,
+		`SELECT `+customerColumns+` FROM customers ORDER BY x_account_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list customers: %w", err)
+	}
+	defer rows.Close()
+	var cs []storage.Customer
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list customers: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list customers: %w", err)
+	}
+	return cs, nil
+}
+
+// Bindings.
+
+// GetBinding implements storage.Storage.
+func (d *DB) GetBinding(ctx context.Context, xAccountID, site string) (storage.Binding, error) {
+	b := storage.Binding{XAccountID: xAccountID, Site: site}
+	var bound int64
+	err := d.read.QueryRowContext(ctx,
+		`SELECT domain_id, domain_name, source, bound_at FROM bindings
+		WHERE x_account_id = ? AND site = ?`, xAccountID, site).
+		Scan(&b.DomainID, &b.DomainName, &b.Source, &bound)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.Binding{}, fmt.Errorf("%w: binding of %q on site %q", storage.ErrNotFound, xAccountID, site)
+	}
+	if err != nil {
+		return storage.Binding{}, fmt.Errorf("sqlite: get binding %q/%q: %w", xAccountID, site, err)
+	}
+	b.BoundAt = fromDB(bound)
+	return b, nil
+}
+
+const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, domain_name, source, bound_at)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (x_account_id, site) DO UPDATE SET
+		domain_id = excluded.domain_id, domain_name = excluded.domain_name,
+		source = excluded.source, bound_at = excluded.bound_at`
+
+// PutBinding implements storage.Storage.
+func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
+	_, err := d.write.ExecContext(ctx, upsertBinding,
+		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt))
+	if isForeignKey(err) {
+		return fmt.Errorf("%w: customer %q", storage.ErrNotFound, b.XAccountID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: put binding %q/%q: %w", b.XAccountID, b.Site, err)
+	}
+	return nil
+}
+
+// RecordBindEvent implements storage.Storage. An event naming a customer
+// that does not exist returns storage.ErrNotFound and writes nothing.
+func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, error) {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+	}
+	defer tx.Rollback()
+	doc := e.Document
+	if doc == nil {
+		doc = []byte{}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO bind_events
+		(document_hash, site, document, x_account_id, domain_id, domain_name, result_code, success, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (document_hash) DO NOTHING`,
+		e.DocumentHash, e.Site, doc, e.XAccountID, e.DomainID, e.DomainName,
+		e.ResultCode, boolToDB(e.Success), toDB(e.ReceivedAt))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+	}
+	if n == 0 {
+		return false, nil // already recorded
+	}
+	if e.XAccountID != "" {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM customers WHERE x_account_id = ?`, e.XAccountID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("%w: customer %q", storage.ErrNotFound, e.XAccountID)
+		}
+		if err != nil {
+			return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+		}
+		if e.Success {
+			if _, err := tx.ExecContext(ctx, upsertBinding,
+				e.XAccountID, e.Site, e.DomainID, e.DomainName, "callback", toDB(e.ReceivedAt)); err != nil {
+				return false, fmt.Errorf("sqlite: record bind event %s: binding: %w", e.DocumentHash, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: record bind event %s: commit: %w", e.DocumentHash, err)
+	}
+	return true, nil
+}
+
+// Replay cache.
+
+// InsertRequestID implements storage.Storage. An entry that expired at or
+// before time.Now() is replaced.
+func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error {
+	res, err := d.write.ExecContext(ctx, `INSERT INTO replay_cache (issuer, request_id, expires_at)
+		VALUES (?, ?, ?)
+		ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE replay_cache.expires_at <= ?`,
+		issuer, id, toDB(expires), toDB(time.Now()))
+	if err != nil {
+		return fmt.Errorf("sqlite: insert request ID %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: insert request ID %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, id, issuer)
+	}
+	return nil
+}
+
+// Sessions (scs.CtxStore).
+
+// FindCtx implements scs.CtxStore.
+func (d *DB) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var b []byte
+	err := d.read.QueryRowContext(ctx,
+		`SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, toDB(time.Now())).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: find session: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, true, nil
+}
+
+// CommitCtx implements scs.CtxStore.
+func (d *DB) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if b == nil {
+		b = []byte{}
+	}
+	_, err := d.write.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		token, b, toDB(expiry))
+	if err != nil {
+		return fmt.Errorf("sqlite: commit session: %w", err)
+	}
+	return nil
+}
+
+// DeleteCtx implements scs.CtxStore.
+func (d *DB) DeleteCtx(ctx context.Context, token string) error {
+	if _, err := d.write.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
+		return fmt.Errorf("sqlite: delete session: %w", err)
+	}
+	return nil
+}
+
+// Find implements scs.Store.
+func (d *DB) Find(token string) ([]byte, bool, error) {
+	return d.FindCtx(context.Background(), token)
+}
+
+// Commit implements scs.Store.
+func (d *DB) Commit(token string, b []byte, expiry time.Time) error {
+	return d.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete implements scs.Store.
+func (d *DB) Delete(token string) error {
+	return d.DeleteCtx(context.Background(), token)
+}
+
+// Audit log.
+
+// AppendAudit implements storage.Storage.
+func (d *DB) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
+	_, err := d.write.ExecContext(ctx, `INSERT INTO audit_log
+		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID,
+		e.ClientAddr, e.Outcome, e.Detail)
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit event: %w", err)
+	}
+	return nil
+}
+
+// ListAudit implements storage.Storage.
+func (d *DB) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	q := `SELECT id, time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail
+		FROM audit_log WHERE 1 = 1`
+	var args []any
+	if !f.Since.IsZero() {
+		q += ` AND time >= ?`
+		args = append(args, toDB(f.Since))
+	}
+	if f.XAccountID != "" {
+		q += ` AND x_account_id = ?`
+		args = append(args, f.XAccountID)
+	}
+	q += ` ORDER BY time, id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list audit events: %w", err)
+	}
+	defer rows.Close()
+	var es []storage.AuditEvent
+	for rows.Next() {
+		var (
+			e storage.AuditEvent
+			t int64
+		)
+		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.XAccountID, &e.Site, &e.RequestID,
+			&e.AssertionID, &e.ClientAddr, &e.Outcome, &e.Detail); err != nil {
+			return nil, fmt.Errorf("sqlite: list audit events: %w", err)
+		}
+		e.Time = fromDB(t)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list audit events: %w", err)
+	}
+	return es, nil
+}
+
+// Maintenance.
+
+// GarbageCollect implements storage.Storage.
+func (d *DB) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResult, error) {
+	var r storage.GCResult
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, toDB(now))
+	if err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect sessions: %w", err)
+	}
+	if r.Sessions, err = res.RowsAffected(); err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect sessions: %w", err)
+	}
+	res, err = tx.ExecContext(ctx, `DELETE FROM replay_cache WHERE expires_at <= ?`, toDB(now))
+	if err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect replay cache: %w", err)
+	}
+	if r.RequestIDs, err = res.RowsAffected(); err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect replay cache: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return storage.GCResult{}, fmt.Errorf("sqlite: garbage collect: commit: %w", err)
+	}
+	return r, nil
+}
+
+// Ping implements storage.Storage.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := d.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database handles.
+func (d *DB) Close() error {
+	err := d.write.Close()
+	if d.read != d.write {
+		err = errors.Join(err, d.read.Close())
+	}
+	return err
+}
