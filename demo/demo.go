@@ -44,17 +44,17 @@ type Options struct {
 
 // Env is a running demo.
 type Env struct {
-	IdP        *app.Instance
-	IAM        *mockiam.Server
-	IdPURL     string
-	IAMURL     string
-	PortalURL  string
-	ConfigFile string
-	Username   string
-	Password   string
+	IdP          *app.Instance
+	IAM          *mockiam.Server
+	IdPURL       string
+	IAMURL       string
+	PortalURL    string
+	ConfigFile   string
+	Username     string
+	Password     string
 	XAccountType string
-	cancel     context.CancelFunc
-	done       chan error
+	cancel       context.CancelFunc
+	done         chan error
 }
 
 // Start brings the demo up and returns when both servers accept connections.

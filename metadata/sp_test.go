@@ -192,7 +192,7 @@ func TestLoadSPRefusesWeakAlgorithms(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = LoadSP("test", sha1, LoadOptions{})
-	if err == nil || !strings.Contains(err.Error(), "rsa-sha1") {
+	if err == nil || !strings.Contains(err.Error(), "signed with rsa-sha1") {
 		t.Errorf("rsa-sha1: err = %v, want refusal naming rsa-sha1", err)
 	}
 
@@ -406,7 +406,7 @@ func TestLoadSPRefusesBadStructure(t *testing.T) {
 			"EntitiesDescriptor",
 			`<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">` +
 				strings.TrimPrefix(good, `<?xml version="1.0" encoding="UTF-8"?>`) + `</md:EntitiesDescriptor>`,
-			"EntitiesDescriptor",
+			"federation aggregate",
 		},
 		{"wrong namespace", strings.Replace(good, `xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"`, `xmlns:md="urn:example"`, 1), "not SAML 2.0 metadata"},
 		{"no SPSSODescriptor", strings.NewReplacer("md:SPSSODescriptor", "md:Other").Replace(good), "no md:SPSSODescriptor"},
@@ -505,6 +505,7 @@ func TestLoadSPRefusesUnsafeXML(t *testing.T) {
 			strings.Replace(good, `<md:AssertionConsumerService `, `<md:AssertionConsumerService xmlns:a="urn:x" xmlns:b="urn:x" a:k="1" b:k="2" `, 1),
 			"duplicate attribute",
 		},
+		{"empty attribute local name", strings.Replace(good, `<md:NameIDFormat>`, `<md:NameIDFormat x:="1">`, 1), "malformed name"},
 		{"other encoding", strings.Replace(good, `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1), "malformed XML"},
 		{"undefined entity", strings.Replace(good, "https://sp.test/acs", "&e;", 1), "malformed XML"},
 		{"not XML", "hello", "no XML element"},

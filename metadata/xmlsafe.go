@@ -57,6 +57,7 @@ func parseUntrustedXML(data []byte, what string) (*etree.Document, error) {
 //   - a declared encoding other than UTF-8;
 //   - XInclude elements (namespace http://www.w3.org/2001/XInclude);
 //   - nesting deeper than 64 elements or more than 10000 elements;
+//   - element or attribute names that are not QNames (x:="v");
 //   - an element carrying the same attribute twice, literally or through two
 //     prefixes bound to the same namespace (XML Namespaces §6.3). Parsers
 //     disagree about which copy wins, which is the kind of difference
@@ -103,11 +104,17 @@ func prescanXML(data []byte) error {
 			if elements > maxXMLElements {
 				return fmt.Errorf("it has more than %d elements", maxXMLElements)
 			}
+			if !wellFormedName(t.Name) {
+				return fmt.Errorf("element at byte %d has a malformed name %q", offset, t.Name.Local)
+			}
 			if t.Name.Space == NamespaceXInclude {
 				return fmt.Errorf("it contains an XInclude element <%s> at byte %d; XInclude is not allowed", t.Name.Local, offset)
 			}
 			seen := make(map[xml.Name]struct{}, len(t.Attr))
 			for _, a := range t.Attr {
+				if !wellFormedName(a.Name) {
+					return fmt.Errorf("element <%s> at byte %d has an attribute with a malformed name %q", t.Name.Local, offset, a.Name.Local)
+				}
 				if _, dup := seen[a.Name]; dup {
 					name := a.Name.Local
 					if a.Name.Space != "" {
@@ -125,6 +132,12 @@ func prescanXML(data []byte) error {
 		return errors.New("it contains no XML element")
 	}
 	return nil
+}
+
+// wellFormedName refuses the names Go's decoder lets through although they
+// are not XML Namespaces QNames, such as the empty local part of x:="v".
+func wellFormedName(n xml.Name) bool {
+	return n.Local != "" && !strings.Contains(n.Local, ":")
 }
 
 // Helpers for walking an etree tree by namespace rather than by prefix.
