@@ -19,8 +19,7 @@ type IdPConfig struct {
 	// "https://idp.partner.example" (at most 1024 characters,
 	// saml-core-2.0-os §8.3.6).
 	EntityID string
-	// SSOURL is the public URL of the SingleSignOnService, offered with
-	// both the HTTP-Redirect and the HTTP-POST binding.
+	// SSOURL is the public URL of the SingleSignOnService (HTTP-Redirect binding).
 	SSOURL string
 	// SigningCerts are the assertion-signing certificates: the current one
 	// first, then the next one during a key rollover.
@@ -39,7 +38,6 @@ type IdPConfig struct {
 //	    <md:KeyDescriptor use="encryption"> (only with EncryptionCert)
 //	    <md:NameIDFormat>transient</md:NameIDFormat>
 //	    <md:SingleSignOnService Binding=HTTP-Redirect Location=SSOURL/>
-//	    <md:SingleSignOnService Binding=HTTP-POST Location=SSOURL/>
 //
 // The output is UTF-8 with an XML declaration, indented, and deterministic:
 // the same configuration always gives the same bytes (no IDs, timestamps or
@@ -66,7 +64,10 @@ func IdPMetadata(c IdPConfig) ([]byte, error) {
 		addKeyDescriptor(idp, "encryption", c.EncryptionCert)
 	}
 	idp.CreateElement("md:NameIDFormat").SetText(NameIDFormatTransient)
-	for _, binding := range []string{BindingHTTPRedirect, BindingHTTPPost} {
+	// Only HTTP-Redirect: hcidp does not accept AuthnRequests by HTTP-POST
+	// (Huawei IAM uses the redirect binding), and metadata must not offer
+	// what the server refuses.
+	for _, binding := range []string{BindingHTTPRedirect} {
 		sso := idp.CreateElement("md:SingleSignOnService")
 		sso.CreateAttr("Binding", binding)
 		sso.CreateAttr("Location", c.SSOURL)

@@ -117,7 +117,7 @@ func TestIdPMetadataContent(t *testing.T) {
 	for _, e := range idp.SingleSignOnServices {
 		sso[e.Binding] = e.Location
 	}
-	if len(idp.SingleSignOnServices) != 2 || sso[BindingHTTPRedirect] != c.SSOURL || sso[BindingHTTPPost] != c.SSOURL {
+	if len(idp.SingleSignOnServices) != 1 || sso[BindingHTTPRedirect] != c.SSOURL {
 		t.Errorf("SingleSignOnServices = %+v", idp.SingleSignOnServices)
 	}
 	if len(idp.NameIDFormats) != 1 || string(idp.NameIDFormats[0]) != NameIDFormatTransient {
