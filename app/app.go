@@ -1,35 +1,58 @@
 // Package app wires a configuration into a running IdP: it opens the
 // database, loads keys and SP metadata, builds the idp.Server and serves it
-// with a graceful shutdown. cmd/idp and the demo both use it.
+// with TLS (optional), metrics, SIGHUP reloads and a graceful shutdown.
+// cmd/idp and the demo both use it.
 package app
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/alexedwards/scs/redisstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/gomodule/redigo/redis"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"hcidp/config"
 	"hcidp/idp"
 	"hcidp/keys"
 	"hcidp/metadata"
+	"hcidp/metrics"
 	"hcidp/storage"
 	"hcidp/storage/backend"
 )
 
+// expiryWarning is how long before a certificate's expiry hcidp starts warning.
+const expiryWarning = 30 * 24 * time.Hour
+
 // Instance is a configured, ready IdP.
 type Instance struct {
-	Config *config.Config
-	Store  storage.Storage
-	IdP    *idp.Server
-	Cert   *x509.Certificate
-	SPs    []*idp.ServiceProvider
-	Log    *slog.Logger
+	Config   *config.Config
+	Store    storage.Storage
+	IdP      *idp.Server
+	Cert     *x509.Certificate
+	SPs      []*idp.ServiceProvider
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *metrics.Metrics
+
+	now      func() time.Time
+	tlsCert  atomic.Pointer[tls.Certificate]
+	redis    *redis.Pool
+	reloadMu sync.Mutex
 }
 
 // LoadServiceProviders reads and verifies the SP metadata of every
@@ -57,11 +80,14 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d] (%s, %s): %w", i, c.Site, source, err)
 		}
-		if left := meta.NotAfter.Sub(now); left < 30*24*time.Hour && log != nil {
-			log.Warn("SP certificate expires soon", "site", c.Site, "not_after", meta.NotAfter, "days_left", int(left.Hours()/24))
-		}
-		if !meta.Signed && log != nil {
-			log.Warn("SP metadata is not signed", "site", c.Site, "source", source)
+		if log != nil {
+			if left := meta.NotAfter.Sub(now); left < expiryWarning {
+				log.Warn("SP certificate expires soon: download the site's new SP metadata", "site", c.Site,
+					"not_after", meta.NotAfter, "days_left", int(left.Hours()/24))
+			}
+			if !meta.Signed {
+				log.Warn("SP metadata is not signed", "site", c.Site, "source", source)
+			}
 		}
 		sp, err := idp.NewServiceProvider(c.Site, meta, c.AuthURL, c.ConsoleURL)
 		if err != nil {
@@ -78,15 +104,26 @@ type Options struct {
 	Now    func() time.Time
 }
 
-// New opens everything the configuration names. Close the Instance when done.
-func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
+// Signing is the loaded signing material.
+type Signing struct {
+	Signer *idp.Signer
+	Cert   *x509.Certificate
+	// Next is the next certificate during a key rollover, else nil.
+	Next *x509.Certificate
+}
+
+// Certs returns the certificates to publish: current, then next.
+func (s *Signing) Certs() []*x509.Certificate {
+	if s.Next == nil {
+		return []*x509.Certificate{s.Cert}
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
+	return []*x509.Certificate{s.Cert, s.Next}
+}
+
+// LoadSigning loads the current key pair and, during a rollover, the next one.
+func LoadSigning(cfg *config.Config, now time.Time, log *slog.Logger) (*Signing, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	key, cert, err := keys.LoadKeyPair(cfg.KeyFile, cfg.CertFile)
 	if err != nil {
@@ -95,37 +132,240 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 	if open, err := keys.KeyFileTooOpen(cfg.KeyFile); err == nil && open {
 		log.Warn("private key file is readable by others: chmod 600 it", "file", cfg.KeyFile)
 	}
-	if now().After(cert.NotAfter) {
-		return nil, fmt.Errorf("cert_file %s expired on %s: create a new key pair", cfg.CertFile, cert.NotAfter.Format(time.DateOnly))
+	if now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("cert_file %s expired on %s: roll over to a new key pair (next_key_file, then idp keys rotate)",
+			cfg.CertFile, cert.NotAfter.Format(time.DateOnly))
 	}
-	sps, err := LoadServiceProviders(cfg, now(), log)
-	if err != nil {
-		return nil, err
+	if left := cert.NotAfter.Sub(now); left < expiryWarning {
+		log.Warn("IdP signing certificate expires soon: configure next_key_file/next_cert_file and upload the new metadata",
+			"not_after", cert.NotAfter, "days_left", int(left.Hours()/24))
 	}
 	signer, err := idp.NewSigner(key, cert, cfg.EntityID, cfg.SignResponse)
 	if err != nil {
 		return nil, err
 	}
+	s := &Signing{Signer: signer, Cert: cert}
+	if cfg.NextKeyFile != "" {
+		_, next, err := keys.LoadKeyPair(cfg.NextKeyFile, cfg.NextCertFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			log.Warn("next_key_file is configured but missing (already rotated?): publishing only the current certificate", "file", cfg.NextKeyFile)
+		case err != nil:
+			return nil, fmt.Errorf("next key pair: %w", err)
+		case next.Equal(cert):
+			log.Warn("next_cert_file is the current certificate: nothing to roll over")
+		default:
+			s.Next = next
+		}
+	}
+	return s, nil
+}
+
+// New opens everything the configuration names. Close the Instance when done.
+func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	in := &Instance{Config: cfg, Log: log, now: time.Now}
+	if o.Now != nil {
+		in.now = o.Now
+	}
+	sg, err := LoadSigning(cfg, in.now(), log)
+	if err != nil {
+		return nil, err
+	}
+	sps, err := LoadServiceProviders(cfg, in.now(), log)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.loadTLS(); err != nil {
+		return nil, err
+	}
+	in.Registry = prometheus.NewRegistry()
+	in.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	in.Metrics = metrics.New(in.Registry)
+
 	st, err := backend.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := idp.New(idp.Options{Config: cfg, Store: st, Signer: signer, Cert: cert, SPs: sps, Logger: log, Now: now})
+	in.Store = st
+	var sessionStore scs.Store
+	if cfg.SessionStore != "database" {
+		in.redis = &redis.Pool{
+			MaxIdle: 16, IdleTimeout: 5 * time.Minute,
+			Dial: func() (redis.Conn, error) {
+				return redis.DialURL(cfg.SessionStore, redis.DialConnectTimeout(5*time.Second),
+					redis.DialReadTimeout(5*time.Second), redis.DialWriteTimeout(5*time.Second))
+			},
+		}
+		conn := in.redis.Get()
+		_, err := conn.Do("PING")
+		conn.Close()
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("session_store: cannot reach Redis: %w", err)
+		}
+		sessionStore = redisstore.NewWithPrefix(in.redis, "hcidp:session:")
+	}
+	srv, err := idp.New(idp.Options{Config: cfg, Store: st, Signer: sg.Signer, Cert: sg.Cert, NextCert: sg.Next, SPs: sps,
+		Logger: log, Now: in.now, Metrics: in.Metrics, SessionStore: sessionStore})
 	if err != nil {
-		st.Close()
+		in.Close()
 		return nil, err
 	}
-	return &Instance{Config: cfg, Store: st, IdP: srv, Cert: cert, SPs: sps, Log: log}, nil
+	in.IdP, in.Cert, in.SPs = srv, sg.Cert, sps
+	in.recordCertificates(sg, sps)
+	return in, nil
 }
 
-// Close releases the database.
-func (in *Instance) Close() error { return in.Store.Close() }
+func (in *Instance) recordCertificates(sg *Signing, sps []*idp.ServiceProvider) {
+	in.Metrics.ResetCertificates()
+	in.Metrics.Certificate("idp", "", sg.Cert)
+	if sg.Next != nil {
+		in.Metrics.Certificate("idp-next", "", sg.Next)
+	}
+	for _, sp := range sps {
+		for _, c := range sp.Meta.SigningCerts {
+			in.Metrics.Certificate("sp", sp.Site, c)
+		}
+	}
+}
 
-// Serve serves on ln until ctx is done, then stops accepting, lets in-flight
-// requests finish (up to 15 s) and returns.
+// loadTLS (re)reads the TLS certificate when native TLS is configured.
+func (in *Instance) loadTLS() error {
+	if in.Config.TLSCertFile == "" {
+		return nil
+	}
+	c, err := tls.LoadX509KeyPair(in.Config.TLSCertFile, in.Config.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+	}
+	in.tlsCert.Store(&c)
+	return nil
+}
+
+// Reload re-reads the SP metadata, the signing keys (a rollover) and the TLS
+// certificate (SIGHUP). On any error the running configuration is kept.
+func (in *Instance) Reload() error {
+	in.reloadMu.Lock()
+	defer in.reloadMu.Unlock()
+	now := in.now()
+	sg, err := LoadSigning(in.Config, now, in.Log)
+	if err != nil {
+		return err
+	}
+	sps, err := LoadServiceProviders(in.Config, now, in.Log)
+	if err != nil {
+		return err
+	}
+	if err := in.loadTLS(); err != nil {
+		return err
+	}
+	if err := in.IdP.Reload(sps, sg.Signer, sg.Cert, sg.Next); err != nil {
+		return err
+	}
+	in.Cert, in.SPs = sg.Cert, sps
+	in.recordCertificates(sg, sps)
+	in.Log.Info("reloaded SP metadata, keys and TLS certificate", "sites", len(sps), "next_certificate", sg.Next != nil)
+	return nil
+}
+
+// Close releases the database and the Redis pool.
+func (in *Instance) Close() error {
+	var err error
+	if in.redis != nil {
+		err = in.redis.Close()
+	}
+	if in.Store != nil {
+		err = errors.Join(err, in.Store.Close())
+	}
+	return err
+}
+
+// Handler is the complete HTTP handler: the IdP, and /metrics unless
+// metrics_listen moves it to its own listener.
+func (in *Instance) Handler() http.Handler {
+	h := in.IdP.Handler()
+	if in.Config.MetricsListen != "" {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("GET /metrics", in.metricsHandler())
+	return mux
+}
+
+func (in *Instance) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(in.Registry, promhttp.HandlerOpts{Registry: in.Registry})
+}
+
+// opsHandler serves /metrics and, when enabled, pprof on metrics_listen.
+func (in *Instance) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", in.metricsHandler())
+	if in.Config.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// Serve serves on ln until ctx is done. Shutdown closes the listener first,
+// then lets in-flight requests finish (up to 15 s). With native TLS the
+// connection is TLS 1.2+ with Go's default (modern) cipher suites.
 func (in *Instance) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           in.IdP.Handler(),
+	if in.Config.TLSCertFile != "" {
+		ln = tls.NewListener(ln, &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return in.tlsCert.Load(), nil
+			},
+		})
+	}
+	srvs := []*http.Server{in.newHTTPServer(in.Handler())}
+	lns := []net.Listener{ln}
+	if in.Config.MetricsListen != "" {
+		mln, err := net.Listen("tcp", in.Config.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		srvs, lns = append(srvs, in.newHTTPServer(in.opsHandler())), append(lns, mln)
+	}
+	go in.collectGarbage(ctx)
+	errc := make(chan error, len(srvs))
+	for i := range srvs {
+		go func() { errc <- srvs[i].Serve(lns[i]) }()
+	}
+	in.Log.Info("serving", "addr", ln.Addr().String(), "base_url", in.Config.BaseURL, "entity_id", in.Config.EntityID,
+		"tls", in.Config.TLSCertFile != "")
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		in.Log.Info("shutting down: draining in-flight requests")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, s := range srvs {
+		if e := s.Shutdown(shutdownCtx); e != nil && err == nil {
+			err = e
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (in *Instance) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -133,22 +373,6 @@ func (in *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(in.Log.Handler(), slog.LevelWarn),
 	}
-	go in.collectGarbage(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	in.Log.Info("serving", "addr", ln.Addr().String(), "base_url", in.Config.BaseURL, "entity_id", in.Config.EntityID)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
-	}
-	return err
 }
 
 // collectGarbage removes expired sessions and replay entries every minute.

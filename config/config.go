@@ -2,7 +2,7 @@
 //
 // Every key is documented in README.md ("Configuration"). Validation names the
 // offending key and says how to fix it. Secrets may come from the environment:
-// HCIDP_DATABASE overrides `database`, HCIDP_API_KEY overrides `api_key`.
+// HCIDP_LISTEN overrides `listen`, HCIDP_DATABASE overrides `database`, HCIDP_API_KEY overrides `api_key`.
 package config
 
 import (
@@ -54,9 +54,36 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
+	// APIKey enables the portal hand-off API (/api/v1/) and is the bearer
+	// token its callers present; empty disables the API. $HCIDP_API_KEY
+	// overrides it; APIKeyFile names a file holding it instead.
+	APIKey     string `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+
+	// NextKeyFile and NextCertFile are the next signing key pair during a
+	// key rollover: the metadata lists both certificates until
+	// `idp keys rotate` makes the next pair the current one.
+	NextKeyFile  string `yaml:"next_key_file"`
+	NextCertFile string `yaml:"next_cert_file"`
+	// TLSCertFile and TLSKeyFile enable native TLS (re-read on SIGHUP).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TrustedProxies lists the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For header is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SessionStore is "database" (default) or a redis:// URL.
+	SessionStore string `yaml:"session_store"`
+	// MetricsListen serves /metrics (and pprof when enabled) on a separate
+	// address; empty serves /metrics on the main listener.
+	MetricsListen string `yaml:"metrics_listen"`
+	// Pprof exposes /debug/pprof/ on the metrics listener.
+	Pprof bool `yaml:"pprof"`
+
 	// dir is the directory of the configuration file; relative paths in the
 	// file are resolved against it.
 	dir string
+	// apiKeySource names where APIKey came from, for error messages.
+	apiKeySource string
 }
 
 // ServiceProvider is one Huawei Cloud site trusted by this IdP.
@@ -122,10 +149,16 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("cannot decode YAML: %w", err)
 	}
+	if v := os.Getenv("HCIDP_LISTEN"); v != "" {
+		c.Listen = v
+	}
 	if v := os.Getenv("HCIDP_DATABASE"); v != "" {
 		c.Database = v
 	}
 	c.applyDefaults()
+	if err := c.resolveAPIKey(); err != nil {
+		return nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -165,8 +198,13 @@ func (c *Config) applyDefaults() {
 	if c.KeyFile != "" {
 		c.KeyFile = c.Path(c.KeyFile)
 	}
-	if c.CertFile != "" {
-		c.CertFile = c.Path(c.CertFile)
+	for _, p := range []*string{&c.CertFile, &c.NextKeyFile, &c.NextCertFile, &c.TLSCertFile, &c.TLSKeyFile} {
+		if *p != "" {
+			*p = c.Path(*p)
+		}
+	}
+	if c.SessionStore == "" {
+		c.SessionStore = "database"
 	}
 	for i := range c.ServiceProviders {
 		sp := &c.ServiceProviders[i]
@@ -261,6 +299,26 @@ func (c *Config) Validate() error {
 	if c.AssertionLifetime.D() > 10*time.Minute {
 		bad("assertion_lifetime", "%s is too long: use at most 10m", c.AssertionLifetime.D())
 	}
+	if (c.NextKeyFile == "") != (c.NextCertFile == "") {
+		bad("next_key_file", "next_key_file and next_cert_file go together: set both or neither")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls_cert_file", "tls_cert_file and tls_key_file go together: set both or neither")
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := ParseNet(p); err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR (e.g. 10.0.0.0/8)", p)
+		}
+	}
+	if c.SessionStore != "database" && !strings.HasPrefix(c.SessionStore, "redis://") && !strings.HasPrefix(c.SessionStore, "rediss://") {
+		bad("session_store", "%q: use database (default) or a redis:// URL", c.SessionStore)
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		bad("pprof", "pprof needs metrics_listen (a separate, private address such as 127.0.0.1:9090)")
+	}
+	if err := c.validateAPIKey(); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -286,6 +344,23 @@ func CheckPublicURL(s string) error {
 		return fmt.Errorf("%q uses plain http: use https (http is accepted only for 127.0.0.1, ::1 and localhost)", s)
 	}
 	return nil
+}
+
+// ParseNet parses an IP address or a CIDR into a network.
+func ParseNet(s string) (*net.IPNet, error) {
+	if strings.Contains(s, "/") {
+		_, n, err := net.ParseCIDR(s)
+		return n, err
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("%q is not an IP address", s)
+	}
+	bits := 128
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, bits = ip4, 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
 
 // IsLoopback reports whether host is localhost or a loopback IP address.

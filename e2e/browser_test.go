@@ -128,3 +128,11 @@ func (b *browser) submit(p *page, f *form) *page {
 	}
 	return b.do(req)
 }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

@@ -89,6 +89,11 @@ func prescanXML(doc []byte) *Refusal {
 	d.Strict = true
 	depth, elements, tokens := 0, 0, 0
 	rootChildren := map[xml.Name]bool{}
+	// RawToken checks neither that end tags match nor that there is one
+	// root: keep the open elements to refuse both, and names that are not
+	// QNames (":a", "a:"), which namespace-aware parsers read differently.
+	var open []xml.Name
+	rootClosed := false
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -106,6 +111,13 @@ func prescanXML(doc []byte) *Refusal {
 				return refuse(400, "xml.procinst", "the XML carries a processing instruction")
 			}
 		case xml.StartElement:
+			if rootClosed {
+				return refuse(400, "xml.malformed", "the XML has more than one root element")
+			}
+			if !isQName(t.Name) {
+				return refuse(400, "xml.malformed", "element name "+truncate(t.Name.Space+":"+t.Name.Local, 100)+" is not a QName")
+			}
+			open = append(open, t.Name)
 			depth++
 			elements++
 			if depth > maxXMLDepth || elements > maxXMLElements {
@@ -113,6 +125,9 @@ func prescanXML(doc []byte) *Refusal {
 			}
 			seen := make(map[string]bool, len(t.Attr))
 			for _, a := range t.Attr {
+				if !isQName(a.Name) {
+					return refuse(400, "xml.malformed", "attribute name "+truncate(a.Name.Space+":"+a.Name.Local, 100)+" is not a QName")
+				}
 				k := a.Name.Local
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					k = "xmlns:" + k
@@ -129,11 +144,20 @@ func prescanXML(doc []byte) *Refusal {
 				rootChildren[t.Name] = true
 			}
 		case xml.EndElement:
+			if len(open) == 0 || open[len(open)-1] != t.Name {
+				return refuse(400, "xml.malformed", "end tag </"+truncate(t.Name.Local, 100)+"> does not match its start tag")
+			}
+			open = open[:len(open)-1]
+			rootClosed = len(open) == 0
 			depth--
+		case xml.CharData:
+			if (len(open) == 0) && len(bytes.TrimSpace(t)) > 0 {
+				return refuse(400, "xml.malformed", "the XML has text outside the root element")
+			}
 		}
 	}
-	if elements == 0 {
-		return refuse(400, "xml.malformed", "the XML has no element")
+	if elements == 0 || len(open) > 0 {
+		return refuse(400, "xml.malformed", "the XML has no element or an unclosed one")
 	}
 	if err := xrv.Validate(bytes.NewReader(doc)); err != nil {
 		return refuse(400, "xml.roundtrip", "the XML does not survive an encoding/xml round trip: "+err.Error())
@@ -175,6 +199,13 @@ func parseAuthnRequest(doc []byte) (*AuthnRequest, *Refusal) {
 		}
 	}
 	return &req, nil
+}
+
+// isQName reports whether a raw token name was written as a QName: a local
+// name, optionally after one non-empty prefix (RawToken leaves a name with a
+// leading or trailing colon whole in Local).
+func isQName(n xml.Name) bool {
+	return n.Local != "" && !strings.Contains(n.Local, ":")
 }
 
 func xsBool(s string) bool { return s == "true" || s == "1" }

@@ -54,9 +54,13 @@ func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.log.Info("bind callback", "customer", ev.XAccountID, "site", ev.Site, "outcome", outcome, "new", created, "sha256", ev.DocumentHash)
+	if !created {
+		outcome = "duplicate"
+	}
+	s.metrics.Bind(outcome, "")
+	s.log.InfoContext(ctx, "bind callback", "customer", ev.XAccountID, "site", ev.Site, "outcome", outcome, "new", created, "sha256", ev.DocumentHash)
 
-	sp := s.bySite[ev.Site]
+	sp := s.spBySite(ev.Site)
 	if ev.Success {
 		if target := s.sessions.GetString(ctx, sessConsole+ev.Site); target != "" && sp.allowedService(target) {
 			http.Redirect(w, r, target, http.StatusSeeOther)
@@ -101,7 +105,7 @@ func (s *Server) verifyBind(r *http.Request) (*storage.BindEvent, *Refusal) {
 	}
 	octets := signedOctets(q, "bindRequest", "SigAlg")
 	var sp *ServiceProvider
-	for _, cand := range s.sps {
+	for _, cand := range s.trust().sps {
 		if verifyQuerySignature(octets, sigBytes, h, cand.Meta.SigningCerts) >= 0 {
 			sp = cand
 			break

@@ -21,10 +21,10 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	site := q.Get("site")
-	if site == "" && len(s.sps) == 1 {
-		site = s.sps[0].Site
+	if site == "" && len(s.trust().sps) == 1 {
+		site = s.trust().sps[0].Site
 	}
-	sp := s.bySite[site]
+	sp := s.spBySite(site)
 	if sp == nil {
 		s.refuse(w, r, refuse(400, "console.site", "site "+truncate(site, 20)+" is not configured"))
 		return

@@ -27,7 +27,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, flow, username, errKey string) {
-	p := s.page(w, r, "")
+	p := s.page(w, r, s.navFormAction())
 	w.Header().Set("Cache-Control", "no-store")
 	d := templates.LoginData{Page: p, CSRF: s.csrfToken(r.Context()), Flow: flow, Username: username, Error: errKey}
 	w.WriteHeader(status)
@@ -59,6 +59,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusUnauthorized, flow, "", "login_failed")
 		return
 	}
+	if s.loginThrottled(w, r, flow, username) {
+		return
+	}
 	c, err := s.store.GetCustomer(ctx, username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.internalError(w, r, "load customer", err)
@@ -67,10 +70,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// Unknown accounts verify against a dummy hash: same message, same cost.
 	ok := customer.VerifyPassword(c.PasswordHash, password) && err == nil && !c.Disabled
 	if !ok {
-		s.log.Info("login failed", "client", clientAddr(r))
+		s.countLoginFailure(r, username)
+		s.metrics.Login("failure")
+		s.log.InfoContext(ctx, "login failed", "client", clientAddr(r))
 		s.renderLogin(w, r, http.StatusUnauthorized, flow, username, "login_failed")
 		return
 	}
+	s.clearLoginFailures(r, username)
 	// A new session ID at login: no fixation.
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		s.internalError(w, r, "renew session", err)
@@ -80,12 +86,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.sessions.Put(ctx, sessCustomer, c.XAccountID)
 	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
 	s.sessions.Remove(ctx, sessCSRF)
-	s.log.Info("login", "customer", c.XAccountID, "client", clientAddr(r))
+	s.metrics.Login("success")
+	s.log.InfoContext(ctx, "login", "customer", c.XAccountID, "client", clientAddr(r))
 
 	f, found := s.takePending(ctx, flow)
 	switch {
 	case found && f.Kind == "saml":
-		sp := s.bySite[f.Site]
+		sp := s.spBySite(f.Site)
 		if sp == nil {
 			s.refuse(w, r, refuse(400, "flow.site", "the pending request's site is no longer configured"))
 			return
@@ -131,13 +138,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // button a portal would show (the demo's portal page).
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	id, _ := s.signedIn(r.Context())
-	p := s.page(w, r, "")
+	p := s.page(w, r, s.navFormAction())
 	s.pages.Portal(w, templates.PortalData{Page: p, Customer: id, Sites: s.siteNames(), ConsoleTo: "/console"})
 }
 
 func (s *Server) siteNames() []string {
-	names := make([]string, 0, len(s.sps))
-	for _, sp := range s.sps {
+	names := make([]string, 0, len(s.trust().sps))
+	for _, sp := range s.trust().sps {
 		names = append(names, sp.Site)
 	}
 	return names

@@ -144,9 +144,9 @@ func TestParseAuthnRequest(t *testing.T) {
 
 func TestParseBindDocument(t *testing.T) {
 	tests := []struct {
-		name, doc string
+		name, doc   string
 		ok, success bool
-		domain  string
+		domain      string
 	}{
 		{"camel case", `{"xAccountId":"c1","xUserId":"c1","domainId":"d1","domainName":"hw_x","resultCode":"0","extra":{"kept":true}}`, true, true, "d1"},
 		{"snake case", `{"xaccount_id":"c1","domain_id":"d2"}`, true, true, "d2"},

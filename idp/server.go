@@ -21,12 +21,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"hcidp/config"
 	"hcidp/metadata"
+	"hcidp/metrics"
 	"hcidp/storage"
 	"hcidp/templates"
 )
@@ -82,22 +84,24 @@ type Options struct {
 	Rand io.Reader
 	// Templates defaults to the embedded pages.
 	Templates *templates.Renderer
+	// Metrics may be nil (no metrics).
+	Metrics *metrics.Metrics
+	// SessionStore overrides the database as the scs session store (Redis).
+	SessionStore scs.Store
 }
 
 // Server is the IdP's HTTP side.
 type Server struct {
 	cfg      *config.Config
 	store    storage.Storage
-	signer   *Signer
-	sps      []*ServiceProvider
-	bySite   map[string]*ServiceProvider
-	byEntity map[string]*ServiceProvider
+	trusted  atomic.Pointer[trust]
 	log      *slog.Logger
 	now      func() time.Time
 	rand     io.Reader
 	pages    *templates.Renderer
+	metrics  *metrics.Metrics
+	proxies  []*net.IPNet
 	sessions *scs.SessionManager
-	metadata []byte
 	ssoURL   string
 	baseURL  *url.URL
 	https    bool
@@ -111,13 +115,17 @@ func New(o Options) (*Server, error) {
 	if len(o.SPs) == 0 {
 		return nil, errors.New("idp: at least one service provider is required")
 	}
-	s := &Server{
-		cfg: o.Config, store: o.Store, signer: o.Signer, sps: o.SPs, log: o.Logger,
-		now: o.Now, rand: o.Rand, pages: o.Templates,
-		bySite: map[string]*ServiceProvider{}, byEntity: map[string]*ServiceProvider{},
-	}
+	s := &Server{cfg: o.Config, store: o.Store, log: o.Logger, now: o.Now, rand: o.Rand, pages: o.Templates, metrics: o.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.log = slog.New(contextHandler{s.log.Handler()})
+	for _, p := range o.Config.TrustedProxies {
+		n, err := config.ParseNet(p)
+		if err != nil {
+			return nil, fmt.Errorf("idp: trusted_proxies: %w", err)
+		}
+		s.proxies = append(s.proxies, n)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -132,16 +140,6 @@ func New(o Options) (*Server, error) {
 		}
 		s.pages = p
 	}
-	for _, sp := range o.SPs {
-		if s.bySite[sp.Site] != nil {
-			return nil, fmt.Errorf("idp: site %s configured twice", sp.Site)
-		}
-		if s.byEntity[sp.Meta.EntityID] != nil {
-			return nil, fmt.Errorf("idp: SP entity ID %s configured twice", sp.Meta.EntityID)
-		}
-		s.bySite[sp.Site] = sp
-		s.byEntity[sp.Meta.EntityID] = sp
-	}
 	u, err := url.Parse(o.Config.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("idp: base_url: %w", err)
@@ -149,15 +147,10 @@ func New(o Options) (*Server, error) {
 	s.baseURL = u
 	s.https = u.Scheme == "https"
 	s.ssoURL = SSOURL(o.Config)
-	certs := []*x509.Certificate{o.Cert}
-	if o.NextCert != nil {
-		certs = append(certs, o.NextCert)
+	if err := s.Reload(o.SPs, o.Signer, o.Cert, o.NextCert); err != nil {
+		return nil, err
 	}
-	s.metadata, err = BuildMetadata(o.Config, certs...)
-	if err != nil {
-		return nil, fmt.Errorf("idp: metadata: %w", err)
-	}
-	s.sessions = s.newSessionManager()
+	s.sessions = s.newSessionManager(o.SessionStore)
 	return s, nil
 }
 
@@ -172,7 +165,7 @@ func BuildMetadata(cfg *config.Config, certs ...*x509.Certificate) ([]byte, erro
 }
 
 // Metadata returns the IdP metadata document (the "IDP Metadata.xml").
-func (s *Server) Metadata() []byte { return s.metadata }
+func (s *Server) Metadata() []byte { return s.trust().metadata }
 
 // SSOURL is the SingleSignOnService location.
 func (s *Server) SSOURL() string { return s.ssoURL }
@@ -188,14 +181,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("GET /console", s.handleConsole)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /{$}", s.handleHome)
-	return s.securityHeaders(s.sessions.LoadAndSave(mux))
+	s.mountAPI(mux) // /api/v1/ (portal hand-off API) and GET /launch: api.go
+	return s.requestContext(s.securityHeaders(s.sessions.LoadAndSave(mux)))
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Content-Disposition", `inline; filename="IDP Metadata.xml"`)
-	w.Write(s.metadata)
+	w.Write(s.trust().metadata)
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +198,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.store.Ping(ctx); err != nil {
-		s.log.Error("health check: database unreachable", "err", err)
+		s.log.ErrorContext(ctx, "health check: database unreachable", "err", err)
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
@@ -216,7 +211,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer browsers send "Origin: null"
+		// on same-origin form POSTs, which the login Origin check must refuse.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		if s.https {
@@ -243,8 +240,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, formAction string)
 
 // refuse answers a Refusal: the status, a generic page, the reason in the log.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
-	s.log.Warn("request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
+	s.log.WarnContext(r.Context(), "request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
 		"path", r.URL.Path, "client", clientAddr(r))
+	switch r.URL.Path {
+	case "/saml/sso":
+		s.metrics.SSO("refused", ref.Reason)
+	case "/saml/bind":
+		s.metrics.Bind("refused", ref.Reason)
+	case "/login":
+		s.metrics.Login("refused")
+	case "/launch":
+		s.metrics.Launch("refused")
+	}
 	p := s.page(w, r, "")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(ref.Status)
@@ -253,19 +260,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 
 // internalError is for faults of ours (database down), never for bad input.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
-	s.log.Error(msg, "err", err, "path", r.URL.Path)
+	s.log.ErrorContext(r.Context(), msg, "err", err, "path", r.URL.Path)
 	p := s.page(w, r, "")
 	w.WriteHeader(http.StatusInternalServerError)
 	s.pages.Error(w, templates.ErrorData{Page: p, Status: 500, Reason: "internal"})
-}
-
-// clientAddr is the peer address (proxies are not trusted here).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Server) newID() string {

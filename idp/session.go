@@ -25,9 +25,12 @@ const (
 	pendingTTL   = 30 * time.Minute
 )
 
-func (s *Server) newSessionManager() *scs.SessionManager {
+func (s *Server) newSessionManager(store scs.Store) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = s.store
+	if store != nil {
+		sm.Store = store
+	}
 	sm.Lifetime = s.cfg.SessionLifetime.D()
 	sm.IdleTimeout = s.cfg.SessionIdleTimeout.D()
 	sm.Cookie.HttpOnly = true

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"hcidp/customer"
@@ -48,6 +49,7 @@ func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
 		}
 		flow := s.addPending(ctx, pendingFlow{Kind: "saml", Site: req.SP.Site, RequestID: req.ID, ACS: req.ACS,
 			RelayState: req.RelayState, ForceAuthn: req.ForceAuthn})
+		s.metrics.SSO("login_required", "")
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
 		return
 	}
@@ -93,7 +95,7 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 	// 4. Verify over the raw received octets with the SPs' metadata keys.
 	octets := signedOctets(q, "SAMLRequest", "RelayState", "SigAlg")
 	var signer *ServiceProvider
-	for _, sp := range s.sps {
+	for _, sp := range s.trust().sps {
 		if verifyQuerySignature(octets, sigBytes, h, sp.Meta.SigningCerts) >= 0 {
 			signer = sp
 			break
@@ -112,7 +114,7 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 		return nil, ref
 	}
 	// 7. Semantic checks.
-	sp := s.byEntity[req.Issuer.Value]
+	sp := s.spByEntity(req.Issuer.Value)
 	if sp == nil {
 		return nil, refuse(400, "request.unknown_issuer", "Issuer "+truncate(req.Issuer.Value, 200)+" is not a configured SP")
 	}
@@ -210,7 +212,9 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequ
 		NotOnOrAfter: now.Add(s.cfg.AssertionLifetime.D()),
 		Attributes:   s.attributes(ctx, c),
 	}
-	doc, err := s.signer.Response(p)
+	start := time.Now()
+	doc, err := s.trust().signer.Response(p)
+	s.metrics.Signing(time.Since(start))
 	if err != nil {
 		s.internalError(w, r, "build response", err)
 		return
@@ -220,7 +224,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequ
 		s.internalError(w, r, "audit", err)
 		return
 	}
-	s.log.Info("response issued", "customer", c.XAccountID, "site", req.SP.Site, "request_id", req.ID, "assertion_id", p.AssertionID)
+	s.metrics.SSO("issued", "")
+	s.log.InfoContext(ctx, "response issued", "customer", c.XAccountID, "site", req.SP.Site, "saml_request_id", req.ID, "assertion_id", p.AssertionID)
 	s.post(w, r, req, doc)
 }
 
@@ -244,13 +249,21 @@ func (s *Server) attributes(ctx context.Context, c storage.Customer) []Attribute
 
 // postError sends a signed SAML error Response (no assertion) to the ACS.
 func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *verifiedRequest, status, sub, msg string) {
-	doc, err := s.signer.ErrorResponse(&ErrorParams{ResponseID: s.newID(), IssueInstant: s.now(), Destination: req.ACS,
+	doc, err := s.trust().signer.ErrorResponse(&ErrorParams{ResponseID: s.newID(), IssueInstant: s.now(), Destination: req.ACS,
 		InResponseTo: req.ID, StatusCode: status, SubStatus: sub, Message: msg})
 	if err != nil {
 		s.internalError(w, r, "build error response", err)
 		return
 	}
-	s.log.Info("error response sent", "site", req.SP.Site, "request_id", req.ID, "status", sub)
+	// Every Response issued is audited, error Responses too (no assertion).
+	customerID, _ := s.signedIn(r.Context())
+	if err := s.store.AppendAudit(r.Context(), storage.AuditEvent{Time: s.now(), Kind: "error_response", XAccountID: customerID,
+		Site: req.SP.Site, RequestID: req.ID, ClientAddr: clientAddr(r), Outcome: sub[strings.LastIndexByte(sub, ':')+1:]}); err != nil {
+		s.internalError(w, r, "audit", err)
+		return
+	}
+	s.metrics.SSO("error_response", sub[strings.LastIndexByte(sub, ':')+1:])
+	s.log.InfoContext(r.Context(), "error response sent", "site", req.SP.Site, "saml_request_id", req.ID, "status", sub)
 	s.post(w, r, req, doc)
 }
 
@@ -266,7 +279,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, req *verifiedReque
 		d.RelayState, d.HasRelay = *req.RelayState, true
 	}
 	if err := s.pages.PostForm(w, d); err != nil {
-		s.log.Error("render post form", "err", err)
+		s.log.ErrorContext(r.Context(), "render post form", "err", err)
 	}
 }
 

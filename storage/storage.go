@@ -129,12 +129,35 @@ type Storage interface {
 	Commit(token string, b []byte, expiry time.Time) error
 	Delete(token string) error
 
+	// CreateLaunchToken stores a one-time launch token. ErrNotFound when the
+	// customer does not exist; ErrAlreadyExists when the hash is taken.
+	CreateLaunchToken(ctx context.Context, t LaunchToken) error
+	// ConsumeLaunchToken atomically takes the token with this hash: it
+	// returns the token and removes it in one statement, so that of many
+	// concurrent consumers exactly one succeeds. ErrNotFound when the hash
+	// is unknown, already consumed, or expired at now (an expired token is
+	// left for GarbageCollect).
+	ConsumeLaunchToken(ctx context.Context, hash string, now time.Time) (LaunchToken, error)
+
 	// AppendAudit writes one audit event.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns events matching f, oldest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
-	// GarbageCollect deletes expired sessions and replay-cache entries.
+	// RecordLoginFailure atomically counts one failed login for key (e.g.
+	// "acct:<id>", "addr:<ip>") at now and returns the new state. The count
+	// restarts at 1 when the previous failure is older than keep (the row
+	// has expired); otherwise it grows by one. The row is kept until
+	// now+keep, so keep must cover the longest lock the caller derives.
+	RecordLoginFailure(ctx context.Context, key string, now time.Time, keep time.Duration) (LoginFailures, error)
+	// GetLoginFailures returns the state of key at now: the zero value when
+	// there is none or it has expired.
+	GetLoginFailures(ctx context.Context, key string, now time.Time) (LoginFailures, error)
+	// ResetLoginFailures forgets key (a successful login). No error when absent.
+	ResetLoginFailures(ctx context.Context, key string) error
+
+	// GarbageCollect deletes expired sessions, replay-cache entries,
+	// login-failure counters and launch tokens.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
@@ -143,6 +166,18 @@ type Storage interface {
 
 // GCResult counts what GarbageCollect removed.
 type GCResult struct {
-	Sessions   int64
-	RequestIDs int64
+	Sessions      int64
+	RequestIDs    int64
+	LoginFailures int64
+	LaunchTokens  int64
+}
+
+// LoginFailures is the login-throttling state of one key (SECURITY.md
+// "Browser-facing pages": throttling per account and per client address),
+// shared by every replica through the database.
+type LoginFailures struct {
+	// Count is the number of failures since the counter last restarted.
+	Count int
+	// Last is the time of the latest failure (zero when Count is 0).
+	Last time.Time
 }

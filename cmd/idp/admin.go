@@ -27,8 +27,11 @@ func openStore(ctx context.Context, path string) (storage.Storage, error) {
 }
 
 func cmdSP(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fetch" {
+		return cmdSPFetch(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "show" {
-		return errors.New("usage: idp sp show --config F")
+		return errors.New("usage: idp sp show --config F | idp sp fetch --site cn|intl|eu [--url URL] [--out FILE] [--config F]")
 	}
 	fs := newFlags("sp show", stderr)
 	cfgPath := configFlag(fs)

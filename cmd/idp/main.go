@@ -4,8 +4,10 @@
 //	idp serve --config F            run the IdP
 //	idp demo                        run the IdP and a mock Huawei IAM locally
 //	idp keys generate --out DIR     create a signing key and certificate
+//	idp keys rotate --config F      switch signing to the next key pair
 //	idp metadata --config F         print the IDP Metadata.xml for Partner Center
 //	idp sp show --config F          show the trusted Huawei Cloud sites
+//	idp sp fetch --site cn          download and verify a site's SP metadata
 //	idp users add|list|disable|enable|set-password --config F
 //	idp bindings add|show --config F
 //	idp audit list --config F
@@ -39,8 +41,10 @@ commands:
   serve --config F                    run the identity provider
   demo [--data DIR]                   run the IdP, a mock Huawei IAM and a demo portal on loopback
   keys generate --out DIR [--bits N]  create idp.key (0600) and idp.crt (self-signed)
+  keys rotate --config F              make next_key_file/next_cert_file the signing pair
   metadata --config F [--out FILE]    write the IDP Metadata.xml to upload in Partner Center
   sp show --config F                  show each trusted site: entityID, ACS, certificate
+  sp fetch --site S [--out FILE]      download and verify a site's SP metadata
   users add|list|disable|enable|set-password --config F ...
   bindings add|show --config F ...    record or show Huawei Cloud account bindings
   audit list --config F [--since T] [--customer ID]

@@ -133,7 +133,7 @@ func TestUsersCommands(t *testing.T) {
 		{"--xaccount-id", "cust-4", "--password", "s3cret-pass", "--name", "abc"},
 		{"--xaccount-id", "cust-5", "--password", "s3cret-pass", "--email", strings.Repeat("a", 60) + "@example.com"},
 		{"--xaccount-id", "cust-6", "--password", "short"},
-		{"--xaccount-id", "cust-1", "--password", "s3cret-pass"},                           // duplicate ID
+		{"--xaccount-id", "cust-1", "--password", "s3cret-pass"},                             // duplicate ID
 		{"--xaccount-id", "cust-7", "--password", "s3cret-pass", "--email", "a@example.com"}, // duplicate email
 		{"--xaccount-id", "bad\x01id", "--password", "s3cret-pass"},
 		{"--xaccount-id", strings.Repeat("x", 129), "--password", "s3cret-pass"},
@@ -242,4 +242,3 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
-

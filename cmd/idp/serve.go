@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"hcidp/app"
@@ -55,12 +57,31 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// SIGHUP re-reads SP metadata, keys (rollover) and the TLS certificate.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := in.Reload(); err != nil {
+					log.Error("reload failed: keeping the running configuration", "err", err)
+				}
+			}
+		}
+	}()
 	return in.Serve(ctx, ln)
 }
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rotate" {
+		return cmdKeysRotate(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "generate" {
-		return errors.New("usage: idp keys generate --out DIR [--bits 2048|3072|4096] [--cn NAME] [--days N] [--force]")
+		return errors.New("usage: idp keys generate --out DIR [--bits 2048|3072|4096] [--cn NAME] [--days N] [--force] | idp keys rotate --config F")
 	}
 	fs := newFlags("keys generate", stderr)
 	out := fs.String("out", "", "directory for idp.key and idp.crt")
@@ -106,11 +127,11 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	_, cert, err := keys.LoadKeyPair(cfg.KeyFile, cfg.CertFile)
+	sg, err := app.LoadSigning(cfg, time.Now(), nil)
 	if err != nil {
 		return err
 	}
-	doc, err := idp.BuildMetadata(cfg, cert)
+	doc, err := idp.BuildMetadata(cfg, sg.Certs()...)
 	if err != nil {
 		return err
 	}

@@ -474,6 +474,14 @@ func (d *DB) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResul
 		return r, fmt.Errorf("postgres: garbage collect replay cache: %w", err)
 	}
 	r.RequestIDs = tag.RowsAffected()
+	tag, err = d.pool.Exec(ctx, `DELETE FROM login_failures WHERE expires_at <= $1`, toDB(now))
+	if err != nil {
+		return r, fmt.Errorf("postgres: garbage collect login failures: %w", err)
+	}
+	r.LoginFailures = tag.RowsAffected()
+	if r.LaunchTokens, err = d.gcLaunchTokens(ctx, now); err != nil {
+		return r, err
+	}
 	return r, nil
 }
 

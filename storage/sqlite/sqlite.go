@@ -568,6 +568,16 @@ func (d *DB) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResul
 	if r.RequestIDs, err = res.RowsAffected(); err != nil {
 		return r, fmt.Errorf("sqlite: garbage collect replay cache: %w", err)
 	}
+	res, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE expires_at <= ?`, toDB(now))
+	if err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect login failures: %w", err)
+	}
+	if r.LoginFailures, err = res.RowsAffected(); err != nil {
+		return r, fmt.Errorf("sqlite: garbage collect login failures: %w", err)
+	}
+	if r.LaunchTokens, err = gcLaunchTokens(ctx, tx, now); err != nil {
+		return r, err
+	}
 	if err := tx.Commit(); err != nil {
 		return storage.GCResult{}, fmt.Errorf("sqlite: garbage collect: commit: %w", err)
 	}

@@ -50,6 +50,17 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"AuditAppendList", testAuditAppendList},
 		{"AuditFilter", testAuditFilter},
 		{"GarbageCollect", testGarbageCollect},
+		{"LoginFailuresCount", testLoginFailuresCount},
+		{"LoginFailuresExpire", testLoginFailuresExpire},
+		{"LoginFailuresReset", testLoginFailuresReset},
+		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
+		{"LoginFailuresGarbageCollect", testLoginFailuresGarbageCollect},
+		{"LaunchTokenConsume", testLaunchTokenConsume},
+		{"LaunchTokenUnknown", testLaunchTokenUnknown},
+		{"LaunchTokenUnknownCustomer", testLaunchTokenUnknownCustomer},
+		{"LaunchTokenExpired", testLaunchTokenExpired},
+		{"LaunchTokenConcurrent", testLaunchTokenConcurrent},
+		{"LaunchTokenGarbageCollect", testLaunchTokenGarbageCollect},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"hcidp/config"
+	"hcidp/keys"
+)
+
+func writePair(t *testing.T, dir, cn string) {
+	t.Helper()
+	key, cert, err := keys.Generate(2048, cn, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteFiles(dir, key, cert, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testConfig(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	writePair(t, dir, "hcidp app test")
+	writePair(t, filepath.Join(dir, "tls"), "127.0.0.1")
+	y := `base_url: https://idp.partner.example
+key_file: idp.key
+cert_file: idp.crt
+bp_id: bp-1
+x_account_type: ZXT
+database: sqlite:idp.db
+service_providers:
+  - site: cn
+` + extra
+	cfg, err := config.Parse([]byte(y), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestNativeTLSMinimumVersionAndReload(t *testing.T) {
+	cfg := testConfig(t, "tls_cert_file: tls/idp.crt\ntls_key_file: tls/idp.key\n")
+	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	get := func(maxVersion uint16) (*http.Response, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MaxVersion: maxVersion}}}
+		return c.Get("https://" + ln.Addr().String() + "/healthz")
+	}
+	resp, err := get(tls.VersionTLS12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := resp.TLS.PeerCertificates[0].Raw
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("TLS 1.2: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	if _, err := get(tls.VersionTLS11); err == nil {
+		t.Fatal("a TLS 1.1 client was accepted")
+	}
+	// A renewed TLS certificate is picked up by Reload (SIGHUP).
+	writePair(t, filepath.Join(filepath.Dir(cfg.KeyFile), "tls"), "127.0.0.1")
+	if err := in.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = get(tls.VersionTLS13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if bytes.Equal(resp.TLS.PeerCertificates[0].Raw, first) {
+		t.Fatal("the renewed TLS certificate is not served after Reload")
+	}
+}
+
+// TestReloadSwitchesSigningKey: after `idp keys rotate` moved the next pair
+// into place, Reload makes the server sign with it and publish it.
+func TestReloadSwitchesSigningKey(t *testing.T) {
+	cfg := testConfig(t, "")
+	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	old := in.IdP.Metadata()
+	writePair(t, filepath.Dir(cfg.KeyFile), "hcidp rotated") // what keys rotate leaves in place
+	if err := in.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(old, in.IdP.Metadata()) || in.Cert.Subject.CommonName != "hcidp rotated" {
+		t.Fatal("Reload did not switch to the new key pair")
+	}
+	// A broken key file is refused and the running key kept.
+	os.WriteFile(cfg.KeyFile, []byte("garbage"), 0o600)
+	if err := in.Reload(); err == nil {
+		t.Fatal("Reload accepted a broken key file")
+	}
+	if in.Cert.Subject.CommonName != "hcidp rotated" {
+		t.Fatal("a failed Reload changed the running key")
+	}
+}

@@ -1,0 +1,560 @@
+package idp
+
+// The portal hand-off API (docs/api.md; api/openapi.yaml is its contract):
+// the partner's backend upserts and disables customers, records bindings
+// already known from Huawei's create-customer API, and mints one-time launch
+// URLs that sign a customer in without a second password.
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"hcidp/customer"
+	"hcidp/metadata"
+	"hcidp/storage"
+)
+
+const (
+	// maxAPIBody bounds every API request body.
+	maxAPIBody = 16 << 10
+	// launchTokenBytes is the entropy of a launch token (256 bits).
+	launchTokenBytes = 32
+	// maxDomainID bounds a Huawei Cloud account ID (domain_id).
+	maxDomainID = 128
+)
+
+// apiHandler serves one authenticated API request. An *apiError is the
+// caller's fault and is answered as is; any other error is a 500.
+type apiHandler func(s *Server, w http.ResponseWriter, r *http.Request) error
+
+// apiRoute is one endpoint of the API. api/openapi.yaml documents exactly
+// these (TestOpenAPIDocumentsEveryRoute).
+type apiRoute struct {
+	Method  string
+	Pattern string
+	Handle  apiHandler
+}
+
+var apiRoutes = []apiRoute{
+	{http.MethodGet, "/api/v1/customers/{xAccountId}", (*Server).apiGetCustomer},
+	{http.MethodPut, "/api/v1/customers/{xAccountId}", (*Server).apiPutCustomer},
+	{http.MethodPost, "/api/v1/customers/{xAccountId}/disable", (*Server).apiDisableCustomer},
+	{http.MethodPost, "/api/v1/customers/{xAccountId}/enable", (*Server).apiEnableCustomer},
+	{http.MethodPut, "/api/v1/customers/{xAccountId}/bindings/{site}", (*Server).apiPutBinding},
+	{http.MethodPost, "/api/v1/launch", (*Server).apiLaunch},
+}
+
+// mountAPI registers the API routes, a JSON 404 for anything else under
+// /api/, and the browser's GET /launch.
+func (s *Server) mountAPI(mux *http.ServeMux) {
+	for _, rt := range apiRoutes {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.api(rt.Handle))
+	}
+	mux.Handle("/api/", s.api(func(_ *Server, _ http.ResponseWriter, r *http.Request) error {
+		return apiErr(http.StatusNotFound, "not_found", "no API endpoint %s %s", r.Method, truncate(r.URL.Path, 200))
+	}))
+	mux.HandleFunc("/launch", s.handleLaunch)
+}
+
+// apiError is an API failure answered as {"error": Code, "message": Message}.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func apiErr(status int, code, format string, a ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// api wraps h: the API must be configured, the caller must present the API
+// key, and errors become JSON.
+func (s *Server) api(h apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !s.cfg.APIEnabled() {
+			writeAPIError(w, apiErr(http.StatusNotFound, "api_disabled",
+				"the portal API is not configured: set api_key, api_key_file or $HCIDP_API_KEY"))
+			return
+		}
+		if !s.apiAuthorized(r) {
+			s.log.WarnContext(r.Context(), "API request refused: bad or missing API key",
+				"method", r.Method, "path", truncate(r.URL.Path, 200), "client", clientAddr(r))
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hcidp"`)
+			writeAPIError(w, apiErr(http.StatusUnauthorized, "unauthorized",
+				"send the API key as Authorization: Bearer <api_key>"))
+			return
+		}
+		err := h(s, w, r)
+		if err == nil {
+			return
+		}
+		var ae *apiError
+		if errors.As(err, &ae) {
+			s.log.InfoContext(r.Context(), "API request refused", "status", ae.Status, "code", ae.Code,
+				"message", ae.Message, "method", r.Method, "path", truncate(r.URL.Path, 200), "client", clientAddr(r))
+			writeAPIError(w, ae)
+			return
+		}
+		s.log.ErrorContext(r.Context(), "API request failed", "err", err, "method", r.Method, "path", truncate(r.URL.Path, 200))
+		writeAPIError(w, apiErr(http.StatusInternalServerError, "internal", "internal error; see the IdP's log"))
+	})
+}
+
+// apiAuthorized checks "Authorization: Bearer <key>". The SHA-256 digests of
+// the presented and the configured key are compared in constant time, so
+// neither the content nor the length of the key leaks through timing.
+func (s *Server) apiAuthorized(r *http.Request) bool {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return false
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(token))
+	want := sha256.Sum256([]byte(s.cfg.APIKey))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // not HTML; keeps "<api_key>" readable
+	enc.Encode(v)
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}
+
+// decodeJSON reads exactly one JSON object of at most maxAPIBody bytes into
+// v, refusing unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	bad := func(err error) error {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return apiErr(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", maxAPIBody)
+		}
+		return apiErr(http.StatusBadRequest, "invalid_json", "the request body is not a valid JSON object of this endpoint: %v", err)
+	}
+	if err := dec.Decode(v); err != nil {
+		return bad(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return bad(err)
+	}
+	return nil
+}
+
+// pathID returns the validated {xAccountId} of the request path.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("xAccountId")
+	if err := customer.ValidateID(id); err != nil {
+		return "", apiErr(http.StatusBadRequest, "invalid_customer", "%v", err)
+	}
+	return id, nil
+}
+
+// apiAudit writes the audit row of an API write: the operation, never secrets.
+func (s *Server) apiAudit(r *http.Request, id, site, outcome, detail string) error {
+	err := s.store.AppendAudit(r.Context(), storage.AuditEvent{Time: s.now().UTC(), Kind: "api", XAccountID: id,
+		Site: site, ClientAddr: clientAddr(r), Outcome: outcome, Detail: detail})
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	s.log.InfoContext(r.Context(), "API write", "customer", id, "site", site, "outcome", outcome, "detail", detail, "client", clientAddr(r))
+	return nil
+}
+
+// Customers.
+
+// apiCustomer is the customer as the API shows it (never the password hash).
+type apiCustomer struct {
+	XAccountID  string       `json:"xaccount_id"`
+	DisplayName string       `json:"display_name"`
+	Email       string       `json:"email"`
+	Name        string       `json:"name"`
+	Mobile      string       `json:"mobile"`
+	HasPassword bool         `json:"has_password"`
+	Disabled    bool         `json:"disabled"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+	Bindings    []apiBinding `json:"bindings"`
+}
+
+type apiBinding struct {
+	Site       string    `json:"site"`
+	DomainID   string    `json:"domain_id"`
+	DomainName string    `json:"domain_name"`
+	Source     string    `json:"source"`
+	BoundAt    time.Time `json:"bound_at"`
+}
+
+func toAPIBinding(b storage.Binding) apiBinding {
+	return apiBinding{Site: b.Site, DomainID: b.DomainID, DomainName: b.DomainName, Source: b.Source, BoundAt: b.BoundAt.UTC()}
+}
+
+// customerJSON renders c with its bindings on every site.
+func (s *Server) customerJSON(r *http.Request, c storage.Customer) (apiCustomer, error) {
+	out := apiCustomer{XAccountID: c.XAccountID, DisplayName: c.DisplayName, Email: c.Email, Name: c.Name,
+		Mobile: c.Mobile, HasPassword: c.PasswordHash != "", Disabled: c.Disabled,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Bindings: []apiBinding{}}
+	for _, site := range metadata.Sites {
+		b, err := s.store.GetBinding(r.Context(), c.XAccountID, site.Name)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return apiCustomer{}, err
+		}
+		out.Bindings = append(out.Bindings, toAPIBinding(b))
+	}
+	return out, nil
+}
+
+func customerNotFound(id string) *apiError {
+	return apiErr(http.StatusNotFound, "customer_not_found", "no customer %q", id)
+}
+
+// apiGetCustomer: GET /api/v1/customers/{xAccountId}.
+func (s *Server) apiGetCustomer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.store.GetCustomer(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.customerJSON(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// apiCustomerRequest is the body of PUT /api/v1/customers/{xAccountId}.
+type apiCustomerRequest struct {
+	DisplayName string  `json:"display_name"`
+	Email       string  `json:"email"`
+	Name        string  `json:"name"`
+	Mobile      string  `json:"mobile"`
+	Password    *string `json:"password"`
+	Disabled    *bool   `json:"disabled"`
+}
+
+// apiPutCustomer: PUT /api/v1/customers/{xAccountId} creates (201) or
+// replaces (200) the customer's attributes, with the CLI's rules.
+func (s *Server) apiPutCustomer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req apiCustomerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p := customer.Profile{DisplayName: req.DisplayName, Email: req.Email, Name: req.Name, Mobile: req.Mobile,
+		Password: req.Password, Disabled: req.Disabled}
+	c, created, err := customer.Upsert(r.Context(), s.store, id, p, s.now())
+	var invalid *customer.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return apiErr(http.StatusBadRequest, "invalid_customer", "%v", invalid)
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return apiErr(http.StatusConflict, "email_taken", "the e-mail %q belongs to another customer", req.Email)
+	case err != nil:
+		return err
+	}
+	outcome, status := "updated", http.StatusOK
+	if created {
+		outcome, status = "created", http.StatusCreated
+		w.Header().Set("Location", "/api/v1/customers/"+url.PathEscape(id))
+	}
+	detail := "customer.put"
+	if req.Password != nil {
+		detail += " password=changed"
+	}
+	if req.Disabled != nil {
+		detail += fmt.Sprintf(" disabled=%v", *req.Disabled)
+	}
+	if err := s.apiAudit(r, id, "", outcome, detail); err != nil {
+		return err
+	}
+	out, err := s.customerJSON(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// apiDisableCustomer: POST /api/v1/customers/{xAccountId}/disable.
+func (s *Server) apiDisableCustomer(w http.ResponseWriter, r *http.Request) error {
+	return s.apiSetDisabled(w, r, true)
+}
+
+// apiEnableCustomer: POST /api/v1/customers/{xAccountId}/enable.
+func (s *Server) apiEnableCustomer(w http.ResponseWriter, r *http.Request) error {
+	return s.apiSetDisabled(w, r, false)
+}
+
+func (s *Server) apiSetDisabled(w http.ResponseWriter, r *http.Request, disabled bool) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	err = customer.SetDisabled(r.Context(), s.store, id, disabled, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	op := map[bool]string{true: "disabled", false: "enabled"}[disabled]
+	if err := s.apiAudit(r, id, "", op, "customer."+strings.TrimSuffix(op, "d")); err != nil {
+		return err
+	}
+	c, err := s.store.GetCustomer(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out, err := s.customerJSON(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// Bindings.
+
+// apiBindingRequest is the body of PUT /api/v1/customers/{xAccountId}/bindings/{site}.
+type apiBindingRequest struct {
+	DomainID   string `json:"domain_id"`
+	DomainName string `json:"domain_name"`
+}
+
+// apiPutBinding records a binding known from Huawei's create-customer API
+// (xaccount_id + domain_id), as the CLI's `bindings add` does.
+func (s *Server) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	site := r.PathValue("site")
+	if _, ok := metadata.LookupSite(site); !ok {
+		return apiErr(http.StatusBadRequest, "invalid_site", "site %q: use cn, intl or eu", truncate(site, 20))
+	}
+	var req apiBindingRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	switch d := req.DomainID; {
+	case d == "" || len(d) > maxDomainID:
+		return apiErr(http.StatusBadRequest, "invalid_binding", "domain_id is required (1 to %d characters)", maxDomainID)
+	case hasControl(d) || strings.TrimSpace(d) != d:
+		return apiErr(http.StatusBadRequest, "invalid_binding", "domain_id must be printable, without leading or trailing spaces")
+	}
+	if req.DomainName != "" {
+		if err := customer.CheckAttribute("name", req.DomainName); err != nil {
+			return apiErr(http.StatusBadRequest, "invalid_binding", "domain_name: %v", err)
+		}
+	}
+	b := storage.Binding{XAccountID: id, Site: site, DomainID: req.DomainID, DomainName: req.DomainName,
+		Source: "api", BoundAt: s.now().UTC()}
+	err = s.store.PutBinding(r.Context(), b)
+	if errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.apiAudit(r, id, site, "recorded", "binding.put domain_id="+req.DomainID+" domain_name="+req.DomainName); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPIBinding(b))
+	return nil
+}
+
+// Launch URLs.
+
+// apiLaunchRequest is the body of POST /api/v1/launch.
+type apiLaunchRequest struct {
+	XAccountID string `json:"xaccount_id"`
+	Site       string `json:"site"`
+	Service    string `json:"service"`
+}
+
+type apiLaunchResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// apiLaunch mints a one-time launch URL for an active customer: 256 random
+// bits, stored only as their SHA-256, usable once within
+// storage.LaunchTokenTTL.
+func (s *Server) apiLaunch(w http.ResponseWriter, r *http.Request) error {
+	var req apiLaunchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := customer.ValidateID(req.XAccountID); err != nil {
+		return apiErr(http.StatusBadRequest, "invalid_customer", "xaccount_id: %v", err)
+	}
+	sp := s.spBySite(req.Site)
+	if sp == nil {
+		return apiErr(http.StatusBadRequest, "invalid_site", "site %q is not configured on this IdP", truncate(req.Site, 20))
+	}
+	if req.Service != "" && !sp.allowedService(req.Service) {
+		return apiErr(http.StatusBadRequest, "invalid_service", "service %q is not a console URL of site %s (host %s)",
+			truncate(req.Service, 200), sp.Site, sp.ConsoleHost)
+	}
+	c, err := s.store.GetCustomer(r.Context(), req.XAccountID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(req.XAccountID)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Disabled {
+		return apiErr(http.StatusConflict, "customer_disabled", "customer %q is disabled", req.XAccountID)
+	}
+	token := s.token(launchTokenBytes)
+	now := s.now().UTC()
+	lt := storage.LaunchToken{Hash: launchTokenHash(token), XAccountID: c.XAccountID, Site: sp.Site,
+		Service: req.Service, Expires: now.Add(storage.LaunchTokenTTL), Created: now}
+	err = s.store.CreateLaunchToken(r.Context(), lt)
+	if errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(req.XAccountID)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.apiAudit(r, c.XAccountID, sp.Site, "minted", "launch.mint"); err != nil {
+		return err
+	}
+	s.metrics.Launch("minted")
+	writeJSON(w, http.StatusCreated, apiLaunchResponse{
+		URL:       s.cfg.BaseURL + "/launch?token=" + token,
+		ExpiresAt: lt.Expires,
+	})
+	return nil
+}
+
+// launchTokenHash is what the database keeps of a token: hex SHA-256.
+func launchTokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// handleLaunch redeems a launch URL in the customer's browser: the token is
+// consumed (once), the customer signed in with a new session ID, and sent on
+// to /console, which builds the Huawei Cloud link as for a password login.
+func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	// The URL carries the token: never let it travel on as a Referer,
+	// whatever the site-wide policy (a redirect's policy applies onwards).
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if r.Method != http.MethodGet {
+		// Not even HEAD: it must not spend the token.
+		w.Header().Set("Allow", http.MethodGet)
+		s.refuse(w, r, refuse(http.StatusMethodNotAllowed, "launch.method", r.Method+" /launch"))
+		return
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil || len(q["token"]) != 1 {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "malformed query or not exactly one token"))
+		return
+	}
+	token := q.Get("token")
+	if b, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(b) != launchTokenBytes {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "the token is not 32 base64url-encoded bytes"))
+		return
+	}
+	now := s.now()
+	lt, err := s.store.ConsumeLaunchToken(ctx, launchTokenHash(token), now)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "unknown, already used or expired launch token"))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, "consume launch token", err)
+		return
+	}
+	c, err := s.store.GetCustomer(ctx, lt.XAccountID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.internalError(w, r, "load customer", err)
+		return
+	}
+	if err != nil || c.Disabled {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "customer "+truncate(lt.XAccountID, 128)+" is missing or disabled"))
+		return
+	}
+	if s.spBySite(lt.Site) == nil {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "site "+lt.Site+" is no longer configured"))
+		return
+	}
+	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now.UTC(), Kind: "launch", XAccountID: c.XAccountID,
+		Site: lt.Site, ClientAddr: clientAddr(r), Outcome: "signed_in"}); err != nil {
+		s.internalError(w, r, "audit", err)
+		return
+	}
+	// Another customer's session is replaced, not inherited; in every case
+	// the session gets a new ID (no fixation).
+	if other, _ := s.signedIn(ctx); other != "" && other != c.XAccountID {
+		if err := s.sessions.Clear(ctx); err != nil {
+			s.internalError(w, r, "clear session", err)
+			return
+		}
+	}
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		s.internalError(w, r, "renew session", err)
+		return
+	}
+	s.sessions.Put(ctx, sessCustomer, c.XAccountID)
+	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
+	s.sessions.Remove(ctx, sessCSRF)
+	s.metrics.Launch("used")
+	s.log.InfoContext(ctx, "launch", "customer", c.XAccountID, "site", lt.Site, "client", clientAddr(r))
+
+	next := url.Values{"site": {lt.Site}}
+	if lt.Service != "" {
+		next.Set("service", lt.Service)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, "/console?"+next.Encode(), http.StatusSeeOther)
+}

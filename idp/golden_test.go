@@ -1,0 +1,155 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"hcidp/config"
+	"hcidp/customer"
+	"hcidp/keys"
+	"hcidp/metadata"
+	"hcidp/mockiam"
+	"hcidp/storage"
+	"hcidp/storage/sqlite"
+)
+
+// detRand is a deterministic byte stream (SHA-256 in counter mode) standing
+// in for crypto/rand in golden tests.
+type detRand struct {
+	ctr uint64
+	buf []byte
+}
+
+func (d *detRand) Read(p []byte) (int, error) {
+	for i := range p {
+		if len(d.buf) == 0 {
+			var c [8]byte
+			binary.BigEndian.PutUint64(c[:], d.ctr)
+			d.ctr++
+			sum := sha256.Sum256(c[:])
+			d.buf = sum[:]
+		}
+		p[i], d.buf = d.buf[0], d.buf[1:]
+	}
+	return len(p), nil
+}
+
+// TestSSOGolden runs one whole SSO through the HTTP handler with an injected
+// clock and random source and compares the Response and the auto-POST page
+// with testdata. Run with -update after an intended change.
+func TestSSOGolden(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	key, cert := testKeyPair(t)
+	iamKey, iamCert, err := keys.Generate(2048, "mock iam", 24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base, iamBase = "https://idp.partner.example", "https://auth.huaweicloud.com"
+	iam, err := mockiam.New(mockiam.Config{Site: "cn", BaseURL: iamBase, XAccountType: "ZXT", BpID: "bp-4711",
+		Key: iamKey, Cert: iamCert, IdPEntityID: base + "/saml/metadata", IdPSSOURL: base + "/saml/sso",
+		IdPCerts: []*x509.Certificate{cert}, BindCallbackURL: base + "/saml/bind", Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metadata.LoadSP("cn", iam.Metadata(), metadata.LoadOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := NewServiceProvider("cn", meta, "", "")
+	cfg, err := config.Parse([]byte("base_url: "+base+"\nkey_file: k\ncert_file: c\nbp_id: bp-4711\nx_account_type: ZXT\nservice_providers:\n  - site: cn\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := customer.Add(ctx, st, storage.Customer{XAccountID: "cust-0001", Email: "zhang.san@example.com",
+		Name: "zhang_san", Mobile: "+86-13800000000"}, "correct horse battery", now); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := NewSigner(key, cert, cfg.EntityID, false)
+	srv, err := New(Options{Config: cfg, Store: st, Signer: signer, Cert: cert, SPs: []*ServiceProvider{sp},
+		Logger: slog.New(slog.DiscardHandler), Now: clock, Rand: &detRand{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	var cookies []*http.Cookie
+	do := func(req *http.Request) *httptest.ResponseRecorder {
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Result().Cookies(); len(got) > 0 {
+			cookies = got
+		}
+		return rec
+	}
+	u, _, err := iam.NewAuthnRequestURL(mockiam.RequestOptions{ID: "_0123456789abcdef0123456789abcdef", RelayState: "rs-<42>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssoURL, _ := url.Parse(u)
+	rec := do(httptest.NewRequest("GET", "/saml/sso?"+ssoURL.RawQuery, nil))
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("SSO without a session: %d %s", rec.Code, rec.Body)
+	}
+	loginURL := rec.Header().Get("Location")
+	rec = do(httptest.NewRequest("GET", loginURL, nil))
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	flow := regexp.MustCompile(`name="flow" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	form := url.Values{"csrf_token": {html.UnescapeString(csrf[1])}, "flow": {html.UnescapeString(flow[1])},
+		"username": {"cust-0001"}, "password": {"correct horse battery"}}
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	rec = do(req)
+	if rec.Code != 200 {
+		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	page := rec.Body.String()
+	m := regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no SAMLResponse:\n%s", page)
+	}
+	doc, _ := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	golden(t, "sso-response.golden.xml", doc)
+	golden(t, "sso-post.golden.html", []byte(page))
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./idp -run Golden -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\ngot:\n%s", p, got)
+	}
+}

@@ -1,0 +1,55 @@
+package idp
+
+import (
+	"crypto/x509"
+	"sort"
+	"time"
+)
+
+// certWarnBefore is how long before expiry an SP certificate is reported as
+// expiring (and app warns at start).
+const certWarnBefore = 30 * 24 * time.Hour
+
+// CertStatus is the expiry state of one SP signing certificate (SECURITY.md
+// "SP metadata loading": certificate expiry reported ahead of time), for
+// health detail pages and start-up warnings.
+type CertStatus struct {
+	Site     string    `json:"site"`
+	EntityID string    `json:"entity_id"`
+	Subject  string    `json:"subject"`
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"not_after"`
+	// DaysLeft is the number of whole days until NotAfter (negative once expired).
+	DaysLeft int `json:"days_left"`
+	// Expiring is set within 30 days of NotAfter; Expired once it has passed
+	// (the metadata was then loaded with allow_expired_certificate).
+	Expiring bool `json:"expiring"`
+	Expired  bool `json:"expired"`
+}
+
+// CertificateStatus reports every signing certificate of every trusted SP,
+// soonest expiry first, at the server's clock.
+func (s *Server) CertificateStatus() []CertStatus {
+	now := s.now()
+	var out []CertStatus
+	for _, sp := range s.trust().sps {
+		for _, c := range sp.Meta.SigningCerts {
+			out = append(out, certStatus(sp, c, now))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].NotAfter.Before(out[j].NotAfter) })
+	return out
+}
+
+func certStatus(sp *ServiceProvider, c *x509.Certificate, now time.Time) CertStatus {
+	left := c.NotAfter.Sub(now)
+	days := int(left / (24 * time.Hour))
+	if left < 0 && left%(24*time.Hour) != 0 {
+		days-- // floor: one hour past expiry is day -1
+	}
+	return CertStatus{
+		Site: sp.Site, EntityID: sp.Meta.EntityID, Subject: c.Subject.String(), Serial: c.SerialNumber.Text(16),
+		NotAfter: c.NotAfter.UTC(), DaysLeft: days,
+		Expiring: left < certWarnBefore, Expired: now.After(c.NotAfter),
+	}
+}

@@ -1,0 +1,35 @@
+package idp
+
+import (
+	"net"
+	"testing"
+
+	"hcidp/config"
+)
+
+func TestResolveClientTrustsOnlyConfiguredProxies(t *testing.T) {
+	var s Server
+	for _, p := range []string{"10.0.0.0/8", "192.0.2.7"} {
+		n, _ := config.ParseNet(p)
+		s.proxies = append(s.proxies, n)
+	}
+	tests := []struct {
+		name, peer string
+		xff        []string
+		want       string
+	}{
+		{"direct client ignores its own header", "203.0.113.9", []string{"1.2.3.4"}, "203.0.113.9"},
+		{"proxy: last untrusted hop", "10.1.1.1", []string{"198.51.100.5"}, "198.51.100.5"},
+		{"spoofed left-most entry ignored", "10.1.1.1", []string{"6.6.6.6, 198.51.100.5"}, "198.51.100.5"},
+		{"chain of proxies", "10.1.1.1", []string{"198.51.100.5, 192.0.2.7", "10.2.2.2"}, "198.51.100.5"},
+		{"garbage stops the walk", "10.1.1.1", []string{"198.51.100.5, not-an-ip"}, "10.1.1.1"},
+		{"proxy without header", "192.0.2.7", nil, "192.0.2.7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.resolveClient(net.ParseIP(tt.peer), tt.xff); got != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

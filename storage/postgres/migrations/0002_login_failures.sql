@@ -1,0 +1,11 @@
+-- Login throttling (SECURITY.md "Browser-facing pages"): one counter per key
+-- ("acct:<id>", "addr:<ip>"), shared by every replica.
+
+CREATE TABLE login_failures (
+    throttle_key TEXT        NOT NULL PRIMARY KEY,
+    failures     INTEGER     NOT NULL,
+    last_at      TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX login_failures_expires_at_idx ON login_failures (expires_at);
