@@ -545,9 +545,7 @@ func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "renew session", err)
 		return
 	}
-	s.sessions.Put(ctx, sessCustomer, c.XAccountID)
-	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
-	s.sessions.Remove(ctx, sessCSRF)
+	s.startSession(ctx, c.XAccountID, now)
 	s.metrics.Launch("used")
 	s.log.InfoContext(ctx, "launch", "customer", c.XAccountID, "site", lt.Site, "client", clientAddr(r))
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	xrv "github.com/mattermost/xml-roundtrip-validator"
@@ -52,6 +53,9 @@ const (
 	maxEncodedSAMLObject = maxURLBytes
 )
 
+// inflaters reuses DEFLATE decompressors (each holds a 32 KiB window).
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
 // inflateRequest base64-decodes and raw-inflates a SAMLRequest (SAML bindings
 // §3.4.4.1: DEFLATE, RFC 1951, no zlib wrapper), reading at most
 // maxInflatedRequest bytes: a deflate bomb costs a few kilobytes.
@@ -63,8 +67,11 @@ func inflateRequest(encoded string) ([]byte, *Refusal) {
 	if err != nil {
 		return nil, refuse(400, "request.base64", "SAMLRequest is not valid base64")
 	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	defer zr.Close()
+	zr := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(zr)
+	if err := zr.(flate.Resetter).Reset(bytes.NewReader(compressed), nil); err != nil {
+		return nil, refuse(400, "request.inflate", "SAMLRequest is not raw DEFLATE data: "+err.Error())
+	}
 	out, err := io.ReadAll(io.LimitReader(zr, maxInflatedRequest+1))
 	if err != nil {
 		return nil, refuse(400, "request.inflate", "SAMLRequest is not raw DEFLATE data: "+err.Error())

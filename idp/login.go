@@ -83,9 +83,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	s.sessions.Put(ctx, sessCustomer, c.XAccountID)
-	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
-	s.sessions.Remove(ctx, sessCSRF)
+	s.startSession(ctx, c.XAccountID, now)
 	s.metrics.Login("success")
 	s.log.InfoContext(ctx, "login", "customer", c.XAccountID, "client", clientAddr(r))
 

@@ -144,7 +144,7 @@ func verifyQuerySignature(octets []byte, sig []byte, h crypto.Hash, certs []*x50
 		if !ok {
 			continue
 		}
-		if rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil {
+		if verifyPKCS1v15(pub, h, digest, sig) == nil {
 			return i
 		}
 	}

@@ -137,7 +137,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func getBuf() *bytes.Buffer { b := bufPool.Get().(*bytes.Buffer); b.Reset(); return b }
 
 func putBuf(b *bytes.Buffer) {
-	if b.Cap() <= 64<<10 {
+	if b.Cap() <= 128<<10 {
 		bufPool.Put(b)
 	}
 }

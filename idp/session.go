@@ -18,6 +18,7 @@ import (
 const (
 	sessCustomer = "customer" // xAccountId of the signed-in customer
 	sessAuthAt   = "auth_at"  // login time, Unix nanoseconds
+	sessSeen     = "seen"     // last activity, Unix seconds (rewritten at most once a minute)
 	sessCSRF     = "csrf"     // login form token
 	sessPending  = "pending"  // JSON map flow ID -> pendingFlow
 	sessConsole  = "console:" // + site: the service URL last asked for
@@ -32,7 +33,10 @@ func (s *Server) newSessionManager(store scs.Store) *scs.SessionManager {
 		sm.Store = store
 	}
 	sm.Lifetime = s.cfg.SessionLifetime.D()
-	sm.IdleTimeout = s.cfg.SessionIdleTimeout.D()
+	// The idle timeout is enforced by signedIn, not by scs: scs would
+	// rewrite the session on every request to move its idle deadline, a
+	// database write on every SSO. "seen" is refreshed once a minute instead.
+	sm.IdleTimeout = 0
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode // Huawei's redirects are cross-site top-level GETs
 	sm.Cookie.Path = "/"
@@ -115,11 +119,32 @@ func (s *Server) takePending(ctx context.Context, id string) (pendingFlow, bool)
 	return f, ok
 }
 
-// signedIn returns the signed-in customer's ID and login time.
+// seenRefresh is how stale "seen" may get before a request rewrites it.
+const seenRefresh = time.Minute
+
+// startSession signs customerID in on the (already renewed) session.
+func (s *Server) startSession(ctx context.Context, customerID string, now time.Time) {
+	s.sessions.Put(ctx, sessCustomer, customerID)
+	s.sessions.Put(ctx, sessAuthAt, now.UnixNano())
+	s.sessions.Put(ctx, sessSeen, now.Unix())
+	s.sessions.Remove(ctx, sessCSRF)
+}
+
+// signedIn returns the signed-in customer's ID and login time. A session
+// idle for longer than session_idle_timeout is destroyed.
 func (s *Server) signedIn(ctx context.Context) (string, time.Time) {
 	id := s.sessions.GetString(ctx, sessCustomer)
 	if id == "" {
 		return "", time.Time{}
+	}
+	now := s.now()
+	seen := time.Unix(s.sessions.GetInt64(ctx, sessSeen), 0)
+	if now.Sub(seen) > s.cfg.SessionIdleTimeout.D() {
+		s.sessions.Destroy(ctx)
+		return "", time.Time{}
+	}
+	if now.Sub(seen) >= seenRefresh {
+		s.sessions.Put(ctx, sessSeen, now.Unix())
 	}
 	return id, time.Unix(0, s.sessions.GetInt64(ctx, sessAuthAt)).UTC()
 }

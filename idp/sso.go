@@ -278,9 +278,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, req *verifiedReque
 	if req.RelayState != nil {
 		d.RelayState, d.HasRelay = *req.RelayState, true
 	}
-	if err := s.pages.PostForm(w, d); err != nil {
-		s.log.ErrorContext(r.Context(), "render post form", "err", err)
-	}
+	// One write with a Content-Length: no chunked encoding, one syscall.
+	b := getBuf()
+	defer putBuf(b)
+	s.pages.WritePost(b, d)
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Write(b.Bytes())
 }
 
 func hasControl(s string) bool {

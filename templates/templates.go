@@ -22,7 +22,8 @@ func FS() fs.FS { return files }
 
 // Renderer renders the pages. It is safe for concurrent use.
 type Renderer struct {
-	t *template.Template
+	t    *template.Template
+	post map[postKey]*postPage
 }
 
 // New parses the embedded templates, or those in dir when dir is not empty.
@@ -41,7 +42,11 @@ func New(dir string) (*Renderer, error) {
 			return nil, fmt.Errorf("templates: %s is missing", name)
 		}
 	}
-	return &Renderer{t: t}, nil
+	r := &Renderer{t: t}
+	if err := r.preparePost(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Page is what every page needs.

@@ -14,7 +14,7 @@ import (
 
 // CreateLaunchToken implements storage.Storage.
 func (d *DB) CreateLaunchToken(ctx context.Context, t storage.LaunchToken) error {
-	_, err := d.write.ExecContext(ctx, `INSERT INTO launch_tokens
+	_, err := d.exec(ctx, `INSERT INTO launch_tokens
 		(hash, x_account_id, site, service, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.XAccountID, t.Site, t.Service, toDB(t.Expires), toDB(t.Created))
 	switch {
@@ -33,7 +33,7 @@ func (d *DB) CreateLaunchToken(ctx context.Context, t storage.LaunchToken) error
 func (d *DB) ConsumeLaunchToken(ctx context.Context, hash string, now time.Time) (storage.LaunchToken, error) {
 	t := storage.LaunchToken{Hash: hash}
 	var expires, created int64
-	err := d.write.QueryRowContext(ctx, `DELETE FROM launch_tokens WHERE hash = ? AND expires_at > ?
+	err := d.queryRow(ctx, d.write, `DELETE FROM launch_tokens WHERE hash = ? AND expires_at > ?
 		RETURNING x_account_id, site, service, expires_at, created_at`, hash, toDB(now)).
 		Scan(&t.XAccountID, &t.Site, &t.Service, &expires, &created)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -36,6 +37,14 @@ const busyTimeout = 10 * time.Second
 type DB struct {
 	write *sql.DB // exactly one connection; transactions BEGIN IMMEDIATE
 	read  *sql.DB // read-only pool; the same as write for ":memory:"
+	// ckpt is the connection that checkpoints the WAL in the background.
+	ckpt          *sql.DB
+	stop, stopped chan struct{}
+	stopOnce      sync.Once
+	// stmts caches prepared statements by pool and query text: preparing
+	// (compiling) an SQLite statement costs about as much as running the
+	// small statements of the SSO path.
+	stmts sync.Map
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -71,7 +80,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	writePragmas := common
 	if !memory {
-		writePragmas = append(writePragmas[:len(common):len(common)], "journal_mode(WAL)", "synchronous(NORMAL)")
+		// No automatic checkpoints on commit: a checkpoint fsyncs, and on the
+		// writer's connection it would stall the SSO that happened to cross
+		// the threshold. A background connection checkpoints instead.
+		writePragmas = append(writePragmas[:len(common):len(common)], "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)")
 	}
 	write, err := sql.Open("sqlite", dsn(path, writePragmas, "immediate"))
 	if err != nil {
@@ -104,8 +116,35 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		read.SetMaxOpenConns(8)
 		read.SetMaxIdleConns(8)
 		d.read = read
+		ckpt, err := sql.Open("sqlite", dsn(path, common, "deferred"))
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		}
+		ckpt.SetMaxOpenConns(1)
+		d.ckpt, d.stop, d.stopped = ckpt, make(chan struct{}), make(chan struct{})
+		go d.checkpoints()
 	}
 	return d, nil
+}
+
+// checkpointEvery is how often the WAL is copied back into the database.
+const checkpointEvery = 2 * time.Second
+
+// checkpoints runs PASSIVE checkpoints (they never block readers or the
+// writer) on their own connection until Close.
+func (d *DB) checkpoints() {
+	defer close(d.stopped)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			d.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 func dsn(path string, pragmas []string, txlock string) string {
@@ -245,7 +284,7 @@ func (d *DB) CreateCustomer(ctx context.Context, c storage.Customer) error {
 
 // GetCustomer implements storage.Storage.
 func (d *DB) GetCustomer(ctx context.Context, xAccountID string) (storage.Customer, error) {
-	c, err := scanCustomer(d.read.QueryRowContext(ctx,
+	c, err := scanCustomer(d.queryRow(ctx, d.read,
 		`SELECT `+customerColumns+` FROM customers WHERE x_account_id = ?`, xAccountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Customer{}, fmt.Errorf("%w: customer %q", storage.ErrNotFound, xAccountID)
@@ -325,7 +364,7 @@ func (d *DB) ListCustomers(ctx context.Context) ([]storage.Customer, error) {
 func (d *DB) GetBinding(ctx context.Context, xAccountID, site string) (storage.Binding, error) {
 	b := storage.Binding{XAccountID: xAccountID, Site: site}
 	var bound int64
-	err := d.read.QueryRowContext(ctx,
+	err := d.queryRow(ctx, d.read,
 		`SELECT domain_id, domain_name, source, bound_at FROM bindings
 		WHERE x_account_id = ? AND site = ?`, xAccountID, site).
 		Scan(&b.DomainID, &b.DomainName, &b.Source, &bound)
@@ -347,7 +386,7 @@ const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, doma
 
 // PutBinding implements storage.Storage.
 func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
-	_, err := d.write.ExecContext(ctx, upsertBinding,
+	_, err := d.exec(ctx, upsertBinding,
 		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt))
 	if isForeignKey(err) {
 		return fmt.Errorf("%w: customer %q", storage.ErrNotFound, b.XAccountID)
@@ -413,7 +452,7 @@ func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, er
 // InsertRequestID implements storage.Storage. An entry that expired at or
 // before time.Now() is replaced.
 func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error {
-	res, err := d.write.ExecContext(ctx, `INSERT INTO replay_cache (issuer, request_id, expires_at)
+	res, err := d.exec(ctx, `INSERT INTO replay_cache (issuer, request_id, expires_at)
 		VALUES (?, ?, ?)
 		ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE replay_cache.expires_at <= ?`,
@@ -436,7 +475,7 @@ func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires tim
 // FindCtx implements scs.CtxStore.
 func (d *DB) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
-	err := d.read.QueryRowContext(ctx,
+	err := d.queryRow(ctx, d.read,
 		`SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, toDB(time.Now())).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
@@ -455,7 +494,7 @@ func (d *DB) CommitCtx(ctx context.Context, token string, b []byte, expiry time.
 	if b == nil {
 		b = []byte{}
 	}
-	_, err := d.write.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+	_, err := d.exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
 		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
 		token, b, toDB(expiry))
 	if err != nil {
@@ -466,7 +505,7 @@ func (d *DB) CommitCtx(ctx context.Context, token string, b []byte, expiry time.
 
 // DeleteCtx implements scs.CtxStore.
 func (d *DB) DeleteCtx(ctx context.Context, token string) error {
-	if _, err := d.write.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
 		return fmt.Errorf("sqlite: delete session: %w", err)
 	}
 	return nil
@@ -491,7 +530,7 @@ func (d *DB) Delete(token string) error {
 
 // AppendAudit implements storage.Storage.
 func (d *DB) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	_, err := d.write.ExecContext(ctx, `INSERT INTO audit_log
+	_, err := d.exec(ctx, `INSERT INTO audit_log
 		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID,
@@ -597,9 +636,61 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close closes the database handles.
 func (d *DB) Close() error {
-	err := d.write.Close()
+	var err error
+	if d.ckpt != nil {
+		d.stopOnce.Do(func() {
+			close(d.stop)
+			<-d.stopped
+			d.ckpt.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			err = d.ckpt.Close()
+		})
+	}
+	d.stmts.Range(func(k, v any) bool {
+		err = errors.Join(err, v.(*sql.Stmt).Close())
+		return true
+	})
+	err = errors.Join(err, d.write.Close())
 	if d.read != d.write {
 		err = errors.Join(err, d.read.Close())
 	}
 	return err
+}
+
+// prepared returns the cached prepared statement for q on db.
+func (d *DB) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	type key struct {
+		db *sql.DB
+		q  string
+	}
+	k := key{db, q}
+	if st, ok := d.stmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := d.stmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// exec runs a write statement through the statement cache.
+func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := d.prepared(ctx, d.write, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs a single-row query on db through the statement cache.
+func (d *DB) queryRow(ctx context.Context, db *sql.DB, q string, args ...any) *sql.Row {
+	st, err := d.prepared(ctx, db, q)
+	if err != nil {
+		return db.QueryRowContext(ctx, q, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
 }

@@ -19,7 +19,7 @@ func (d *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time, 
 		f    storage.LoginFailures
 		last int64
 	)
-	err := d.write.QueryRowContext(ctx, `INSERT INTO login_failures (throttle_key, failures, last_at, expires_at)
+	err := d.queryRow(ctx, d.write, `INSERT INTO login_failures (throttle_key, failures, last_at, expires_at)
 		VALUES (?, 1, ?, ?)
 		ON CONFLICT (throttle_key) DO UPDATE SET
 			failures = CASE WHEN login_failures.expires_at <= excluded.last_at THEN 1
@@ -40,7 +40,7 @@ func (d *DB) GetLoginFailures(ctx context.Context, key string, now time.Time) (s
 		f    storage.LoginFailures
 		last int64
 	)
-	err := d.read.QueryRowContext(ctx, `SELECT failures, last_at FROM login_failures
+	err := d.queryRow(ctx, d.read, `SELECT failures, last_at FROM login_failures
 		WHERE throttle_key = ? AND expires_at > ?`, key, toDB(now)).Scan(&f.Count, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.LoginFailures{}, nil
@@ -54,7 +54,7 @@ func (d *DB) GetLoginFailures(ctx context.Context, key string, now time.Time) (s
 
 // ResetLoginFailures implements storage.Storage.
 func (d *DB) ResetLoginFailures(ctx context.Context, key string) error {
-	if _, err := d.write.ExecContext(ctx, `DELETE FROM login_failures WHERE throttle_key = ?`, key); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM login_failures WHERE throttle_key = ?`, key); err != nil {
 		return fmt.Errorf("sqlite: reset login failures: %w", err)
 	}
 	return nil
