@@ -41,11 +41,15 @@ func TestVerifyPKCS1v15(t *testing.T) {
 				},
 				"other key": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) { return h, digest, sig, &other.PublicKey },
 				"short":     func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) { return h, digest, sig[1:], &key.PublicKey },
-				"long":      func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) { return h, digest, append([]byte{0}, sig...), &key.PublicKey },
+				"long": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) {
+					return h, digest, append([]byte{0}, sig...), &key.PublicKey
+				},
 				"s = n": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) {
 					return h, digest, key.N.FillBytes(make([]byte, len(sig))), &key.PublicKey
 				},
-				"zero": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) { return h, digest, make([]byte, len(sig)), &key.PublicKey },
+				"zero": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) {
+					return h, digest, make([]byte, len(sig)), &key.PublicKey
+				},
 				"one": func() (crypto.Hash, []byte, []byte, *rsa.PublicKey) {
 					return h, digest, big.NewInt(1).FillBytes(make([]byte, len(sig))), &key.PublicKey
 				},
