@@ -85,35 +85,18 @@ func (s *Server) verifyBind(r *http.Request) (*storage.BindEvent, *Refusal) {
 	if ref != nil {
 		return nil, ref
 	}
-	doc, sigAlg, sig := q.get("bindRequest"), q.get("SigAlg"), q.get("Signature")
+	doc := q.get("bindRequest")
 	if !doc.Set || doc.Value == "" {
 		return nil, refuse(400, "bind.missing", "no bindRequest parameter")
 	}
 	if len(doc.Raw) > maxBindRequest {
 		return nil, refuse(http.StatusRequestURITooLong, "bind.too_large", "bindRequest exceeds 8 KiB")
 	}
-	if !sigAlg.Set || !sig.Set {
-		return nil, refuse(http.StatusForbidden, "signature.missing", "the bind callback is not signed")
+	qs, ref := s.verifySignedQuery(q, "the bind callback", "bindRequest", "SigAlg")
+	if ref != nil {
+		return nil, ref
 	}
-	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
-	if !ok {
-		return nil, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
-	}
-	sigBytes, ok := decodeSignature(sig.Value)
-	if !ok {
-		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
-	}
-	octets := signedOctets(q, "bindRequest", "SigAlg")
-	var sp *ServiceProvider
-	for _, cand := range s.trust().sps {
-		if verifyQuerySignature(octets, sigBytes, h, cand.Meta.SigningCerts) >= 0 {
-			sp = cand
-			break
-		}
-	}
-	if sp == nil {
-		return nil, refuse(http.StatusForbidden, "signature.invalid", "the bind callback signature does not verify with any trusted SP certificate")
-	}
+	sp := qs.sp
 	raw, err := decodeBase64Any(doc.Value)
 	if err != nil || len(raw) > maxBindDocument {
 		return nil, refuse(400, "bind.base64", "bindRequest is not base64 or is too large")

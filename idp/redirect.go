@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -159,4 +160,46 @@ func decodeSignature(s string) ([]byte, bool) {
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	return b, err == nil
+}
+
+// querySignature is a redirect-binding signature that verified.
+type querySignature struct {
+	octets, sig []byte
+	hash        crypto.Hash
+	// sp is the first trusted SP whose signing certificate verified it.
+	sp *ServiceProvider
+}
+
+// verifySignedQuery runs SECURITY.md steps 3 and 4 on a strictly parsed
+// query: SigAlg and Signature present, SigAlg on the allow-list before any
+// crypto, then the signature over the raw received values of signed (in that
+// order, whatever order they arrived in) with the signing certificates of the
+// trusted SPs' metadata; the key is never chosen from the request. what
+// names the message in refusals.
+func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string) (*querySignature, *Refusal) {
+	sigAlg, sig := q.get("SigAlg"), q.get("Signature")
+	if !sigAlg.Set || !sig.Set {
+		return nil, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
+	}
+	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
+	if !ok {
+		return nil, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
+	}
+	sigBytes, ok := decodeSignature(sig.Value)
+	if !ok {
+		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
+	}
+	v := &querySignature{octets: signedOctets(q, signed...), sig: sigBytes, hash: h}
+	for _, sp := range s.trust().sps {
+		if v.verifiedBy(sp) {
+			v.sp = sp
+			return v, nil
+		}
+	}
+	return nil, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
+}
+
+// verifiedBy reports whether one of sp's signing certificates verifies the signature.
+func (v *querySignature) verifiedBy(sp *ServiceProvider) bool {
+	return sp == v.sp || verifyQuerySignature(v.octets, v.sig, v.hash, sp.Meta.SigningCerts) >= 0
 }

@@ -33,15 +33,7 @@ func cmdSP(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "show" {
 		return errors.New("usage: idp sp show --config F | idp sp fetch --site cn|intl|eu [--url URL] [--out FILE] [--config F]")
 	}
-	fs := newFlags("sp show", stderr)
-	cfgPath := configFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := configCommand("sp show", args[1:], stderr)
 	if err != nil {
 		return err
 	}

@@ -19,15 +19,7 @@ import (
 // cmdKeysRotate makes the configured next key pair the current one. The old
 // pair is kept next to it with a time-stamped ".old" suffix.
 func cmdKeysRotate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys rotate", stderr)
-	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := configCommand("keys rotate", args, stderr)
 	if err != nil {
 		return err
 	}

@@ -32,16 +32,22 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+// configCommand parses the flags of a command whose only flag is --config
+// and loads the configuration.
+func configCommand(name string, args []string, stderr io.Writer) (*config.Config, error) {
+	fs := newFlags(name, stderr)
 	cfgPath := configFlag(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if err := noArgs(fs); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	return loadConfig(*cfgPath)
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := configCommand("serve", args, stderr)
 	if err != nil {
 		return err
 	}
