@@ -57,7 +57,9 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry_idx ON sessions (expiry);
 
 CREATE TABLE audit_log (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- No AUTOINCREMENT: the log is append-only, so max(rowid)+1 never
+    -- reuses an ID, and AUTOINCREMENT costs a sqlite_sequence write per row.
+    id           INTEGER PRIMARY KEY,
     time         INTEGER NOT NULL,
     kind         TEXT    NOT NULL DEFAULT '',
     x_account_id TEXT    NOT NULL DEFAULT '',
