@@ -21,6 +21,11 @@ const maxBindDocument = 6 << 10
 // handleBind is the bind-result callback (PROFILE.md §4): Huawei redirects
 // the browser here with bindRequest, SigAlg and Signature.
 func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		s.refuse(w, r, refuse(http.StatusMethodNotAllowed, "bind.method", r.Method+" is not allowed"))
+		return
+	}
 	ev, ref := s.verifyBind(r)
 	if ref != nil {
 		s.refuse(w, r, ref)
@@ -61,6 +66,10 @@ func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(ctx, "bind callback", "customer", ev.XAccountID, "site", ev.Site, "outcome", outcome, "new", created, "sha256", ev.DocumentHash)
 
 	sp := s.spBySite(ev.Site)
+	if sp == nil { // the site was removed by a reload since verification
+		s.refuse(w, r, refuse(http.StatusServiceUnavailable, "bind.site", "site "+ev.Site+" is no longer configured"))
+		return
+	}
 	if ev.Success {
 		if target := s.sessions.GetString(ctx, sessConsole+ev.Site); target != "" && sp.allowedService(target) {
 			http.Redirect(w, r, target, http.StatusSeeOther)
@@ -96,7 +105,7 @@ func (s *Server) verifyBind(r *http.Request) (*storage.BindEvent, *Refusal) {
 	if ref != nil {
 		return nil, ref
 	}
-	sp := qs.sp
+	sp := s.bindSite(r, qs)
 	raw, err := decodeBase64Any(doc.Value)
 	if err != nil || len(raw) > maxBindDocument {
 		return nil, refuse(400, "bind.base64", "bindRequest is not base64 or is too large")
@@ -196,4 +205,36 @@ func bindSucceeded(code string) bool {
 		return true
 	}
 	return false
+}
+
+// bindSite picks the site a verified bind callback belongs to. The document
+// does not name its site, so the site is the SP whose key verified it; if
+// Huawei signs for several sites with one key, the site the customer was
+// heading for (the console link in the session) decides, else the first.
+func (s *Server) bindSite(r *http.Request, qs *querySignature) *ServiceProvider {
+	var also []*ServiceProvider
+	for _, sp := range s.trust().sps {
+		if sp != qs.sp && qs.verifiedBy(sp) {
+			also = append(also, sp)
+		}
+	}
+	if len(also) == 0 {
+		return qs.sp
+	}
+	ctx := r.Context()
+	var chosen *ServiceProvider
+	for _, sp := range append([]*ServiceProvider{qs.sp}, also...) {
+		if s.sessions.GetString(ctx, sessConsole+sp.Site) != "" {
+			if chosen != nil {
+				chosen = nil // the session names several: no better than the first
+				break
+			}
+			chosen = sp
+		}
+	}
+	if chosen == nil {
+		chosen = qs.sp
+	}
+	s.log.WarnContext(ctx, "bind callback verifies for several sites", "chosen", chosen.Site, "candidates", len(also)+1)
+	return chosen
 }

@@ -1,10 +1,12 @@
 package idp
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"hcidp/customer"
@@ -59,6 +61,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusUnauthorized, flow, "", "login_failed")
 		return
 	}
+	// At most cap(s.passwordSlots) password checks run at once: each
+	// argon2id costs 19 MiB, and the throttle's read-check-record sequence
+	// must not be raced by a burst of parallel guesses.
+	if !s.acquirePasswordSlot(ctx) {
+		s.metrics.Login("throttled")
+		w.Header().Set("Retry-After", "1")
+		s.renderLogin(w, r, http.StatusTooManyRequests, flow, username, "login_throttled")
+		return
+	}
+	defer func() { <-s.passwordSlots }()
 	if s.loginThrottled(w, r, flow, username) {
 		return
 	}
@@ -101,6 +113,26 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	}
+}
+
+// passwordSlotWait is how long a login waits for a free password-check slot.
+const passwordSlotWait = 2 * time.Second
+
+func (s *Server) acquirePasswordSlot(ctx context.Context) bool {
+	select {
+	case s.passwordSlots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(passwordSlotWait)
+	defer t.Stop()
+	select {
+	case s.passwordSlots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // sameOrigin accepts a POST whose Origin (or, without one, Referer) is this

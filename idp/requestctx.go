@@ -69,7 +69,11 @@ func (s *Server) resolveClient(peer net.IP, xff []string) string {
 	}
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
-		ip := net.ParseIP(hops[i])
+		hop := hops[i]
+		if host, _, err := net.SplitHostPort(hop); err == nil {
+			hop = host // some proxies write ip:port
+		}
+		ip := net.ParseIP(hop)
 		if ip == nil {
 			break // garbage: stop at the last address we could trust
 		}

@@ -24,6 +24,8 @@ func TestResolveClientTrustsOnlyConfiguredProxies(t *testing.T) {
 		{"chain of proxies", "10.1.1.1", []string{"198.51.100.5, 192.0.2.7", "10.2.2.2"}, "198.51.100.5"},
 		{"garbage stops the walk", "10.1.1.1", []string{"198.51.100.5, not-an-ip"}, "10.1.1.1"},
 		{"proxy without header", "192.0.2.7", nil, "192.0.2.7"},
+		{"hop with a port", "10.1.1.1", []string{"198.51.100.5:4711"}, "198.51.100.5"},
+		{"IPv6 hop with a port", "10.1.1.1", []string{"[2001:db8::1]:4711"}, "2001:db8::1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -92,19 +93,21 @@ type Options struct {
 
 // Server is the IdP's HTTP side.
 type Server struct {
-	cfg      *config.Config
-	store    storage.Storage
-	trusted  atomic.Pointer[trust]
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	pages    *templates.Renderer
-	metrics  *metrics.Metrics
-	proxies  []*net.IPNet
-	sessions *scs.SessionManager
-	ssoURL   string
-	baseURL  *url.URL
-	https    bool
+	cfg     *config.Config
+	store   storage.Storage
+	trusted atomic.Pointer[trust]
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+	pages   *templates.Renderer
+	metrics *metrics.Metrics
+	proxies []*net.IPNet
+	// passwordSlots bounds concurrent password checks (login.go).
+	passwordSlots chan struct{}
+	sessions      *scs.SessionManager
+	ssoURL        string
+	baseURL       *url.URL
+	https         bool
 }
 
 // New validates the options and prepares the server.
@@ -120,6 +123,7 @@ func New(o Options) (*Server, error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.log = slog.New(contextHandler{s.log.Handler()})
+	s.passwordSlots = make(chan struct{}, max(2, 2*runtime.GOMAXPROCS(0)))
 	for _, p := range o.Config.TrustedProxies {
 		n, err := config.ParseNet(p)
 		if err != nil {

@@ -82,6 +82,15 @@ func splitPost(s string, hasRelay bool) (*postPage, error) {
 	if seen[postACS] != 1 || seen[postResponse] != 1 || (hasRelay && seen[postRelay] != 1) {
 		return nil, fmt.Errorf("templates: post.html must use .ACS, .SAMLResponse and .RelayState exactly once each as attribute values")
 	}
+	// Values are spliced with HTML attribute escaping, so each must sit in a
+	// double-quoted attribute value, never in script, style or bare text.
+	for i := range p.field {
+		before := strings.Join(p.static[:i+1], "")
+		inTag := strings.LastIndex(before, "<") > strings.LastIndex(before, ">")
+		if !inTag || !strings.HasSuffix(before, `="`) || !strings.HasPrefix(p.static[i+1], `"`) {
+			return nil, fmt.Errorf("templates: post.html must place {{.%s}} inside a double-quoted attribute", []string{"Nonce", "ACS", "SAMLResponse", "RelayState"}[p.field[i]])
+		}
+	}
 	return p, nil
 }
 

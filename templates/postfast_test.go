@@ -44,4 +44,11 @@ func TestPostTemplateOverrideNeedsFields(t *testing.T) {
 	if _, err := splitPost("<form action=\"zqxHCIDPacs1zqx\"></form>", false); err == nil {
 		t.Fatal("a post page without SAMLResponse was accepted")
 	}
+	// A value outside a double-quoted attribute would be mis-escaped.
+	if _, err := splitPost(`<form action="zqxHCIDPacs1zqx"><input value="zqxHCIDPresp2zqx"><script>var r="zqxHCIDPrelay3zqx"</script>`, true); err == nil {
+		t.Fatal("RelayState inside a script was accepted")
+	}
+	if _, err := splitPost(`<form action=zqxHCIDPacs1zqx><input value="zqxHCIDPresp2zqx">`, false); err == nil {
+		t.Fatal("an unquoted attribute was accepted")
+	}
 }
