@@ -251,6 +251,11 @@ func (s *Server) apiGetCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.writeCustomer(w, r, id)
+}
+
+// writeCustomer answers 200 with the customer id and its bindings.
+func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.store.GetCustomer(r.Context(), id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return customerNotFound(id)
@@ -348,16 +353,7 @@ func (s *Server) apiSetDisabled(w http.ResponseWriter, r *http.Request, disabled
 	if err := s.apiAudit(r, id, "", op, "customer."+strings.TrimSuffix(op, "d")); err != nil {
 		return err
 	}
-	c, err := s.store.GetCustomer(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	out, err := s.customerJSON(r, c)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.writeCustomer(w, r, id)
 }
 
 // Bindings.

@@ -21,9 +21,7 @@ const maxBindDocument = 6 << 10
 // handleBind is the bind-result callback (PROFILE.md §4): Huawei redirects
 // the browser here with bindRequest, SigAlg and Signature.
 func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		s.refuse(w, r, refuse(http.StatusMethodNotAllowed, "bind.method", r.Method+" is not allowed"))
+	if !s.getOnly(w, r, "bind.method") {
 		return
 	}
 	ev, ref := s.verifyBind(r)

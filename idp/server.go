@@ -242,6 +242,18 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, formAction string)
 	return templates.Page{Lang: lang, L: templates.Messages(lang), Nonce: nonce}
 }
 
+// getOnly refuses methods other than GET with 405. Go's GET patterns also
+// match HEAD, and a prefetcher's HEAD must not spend a request ID, mint an
+// assertion nobody receives, or record a bind event.
+func (s *Server) getOnly(w http.ResponseWriter, r *http.Request, reason string) bool {
+	if r.Method == http.MethodGet {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodGet)
+	s.refuse(w, r, refuse(http.StatusMethodNotAllowed, reason, r.Method+" is not allowed"))
+	return false
+}
+
 // refuse answers a Refusal: the status, a generic page, the reason in the log.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	s.log.WarnContext(r.Context(), "request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,

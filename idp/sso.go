@@ -31,11 +31,7 @@ type verifiedRequest struct {
 
 // handleSSO is the SingleSignOnService, HTTP-Redirect binding.
 func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
-	// GET patterns also match HEAD: a prefetcher must not spend the request
-	// ID or mint an assertion nobody receives.
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		s.refuse(w, r, refuse(http.StatusMethodNotAllowed, "request.method", r.Method+" is not allowed"))
+	if !s.getOnly(w, r, "request.method") {
 		return
 	}
 	req, ref := s.verifyAuthnRequest(r)
