@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"hcidp/metadata"
 )
 
 // Config is the decoded configuration file.
@@ -340,7 +342,7 @@ func CheckPublicURL(s string) error {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
 	}
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !metadata.IsLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("%q uses plain http: use https (http is accepted only for 127.0.0.1, ::1 and localhost)", s)
 	}
 	return nil
@@ -361,15 +363,6 @@ func ParseNet(s string) (*net.IPNet, error) {
 		ip, bits = ip4, 32
 	}
 	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
-}
-
-// IsLoopback reports whether host is localhost or a loopback IP address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func hasControl(s string) bool {

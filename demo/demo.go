@@ -21,6 +21,7 @@ import (
 	"hcidp/config"
 	"hcidp/customer"
 	"hcidp/keys"
+	"hcidp/metadata"
 	"hcidp/mockiam"
 	"hcidp/storage"
 )
@@ -79,7 +80,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	for _, a := range []string{o.IdPAddr, o.IAMAddr} {
 		host, _, err := net.SplitHostPort(a)
-		if err != nil || !config.IsLoopback(host) {
+		if err != nil || !metadata.IsLoopbackHost(host) {
 			return nil, fmt.Errorf("demo: %q is not a loopback address: the demo only listens on loopback", a)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"hcidp/config"
+	"hcidp/metadata"
 	"hcidp/storage"
 )
 
@@ -66,7 +66,7 @@ func (sp *ServiceProvider) allowedService(raw string) bool {
 	if err != nil || u.User != nil || u.Opaque != "" || u.Host != sp.ConsoleHost {
 		return false
 	}
-	return u.Scheme == "https" || (u.Scheme == "http" && config.IsLoopback(u.Hostname()))
+	return u.Scheme == "https" || (u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname()))
 }
 
 // encodeURIComponent escapes like JavaScript's encodeURIComponent, which the

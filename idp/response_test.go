@@ -10,7 +10,6 @@ import (
 	"flag"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -90,19 +89,7 @@ func TestResponseGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "response.golden.xml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./idp -run Golden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Response differs from %s:\ngot:\n%s", golden, got)
-	}
+	golden(t, "response.golden.xml", got)
 }
 
 // TestCanonicalFormMatchesGoxmldsig proves that what the Signer writes is

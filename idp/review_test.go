@@ -1,8 +1,12 @@
 package idp
 
 import (
+	"context"
+	"crypto"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -47,4 +51,51 @@ func TestPasswordChecksAreBounded(t *testing.T) {
 	}
 	c2 := e.client()
 	c2.mustLogin("alice")
+}
+
+// TestBindSiteWhenOneKeySignsForSeveralSites: the bind document names no
+// site. When the same Huawei key verifies for two configured sites, the site
+// the customer was heading for (its console link) decides; without one, the
+// first configured site.
+func TestBindSiteWhenOneKeySignsForSeveralSites(t *testing.T) {
+	e := newHardenEnv(t, "", nil)
+	cn := e.opts.SPs[0]
+	intlMeta := *cn.Meta
+	intlMeta.Site, intlMeta.EntityID = "intl", "https://auth-intl.huaweicloud.com/"
+	intl, err := NewServiceProvider("intl", &intlMeta, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Reload([]*ServiceProvider{cn, intl}, e.opts.Signer, e.opts.Cert, nil); err != nil {
+		t.Fatal(err)
+	}
+	bindURL := func(customer string) string {
+		doc := base64.StdEncoding.EncodeToString([]byte(`{"xAccountId":"` + customer + `","domainId":"d-` + customer + `","resultCode":"0"}`))
+		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+		return "/saml/bind?" + octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
+	}
+	site := func(customer string) string {
+		for _, s := range []string{"cn", "intl"} {
+			if _, err := e.store.GetBinding(context.Background(), customer, s); err == nil {
+				return s
+			}
+		}
+		return "none"
+	}
+
+	// No session: the first configured site.
+	e.client().get(bindURL("alice"))
+	if got := site("alice"); got != "cn" {
+		t.Fatalf("bind without a session recorded on %s, want cn", got)
+	}
+	// A customer who opened the intl console link: intl.
+	c := e.client()
+	c.mustLogin("bob")
+	if r := c.get("/console?site=intl"); r.StatusCode != http.StatusFound {
+		t.Fatalf("console link: %d", r.StatusCode)
+	}
+	c.get(bindURL("bob"))
+	if got := site("bob"); got != "intl" {
+		t.Fatalf("bind after the intl console link recorded on %s, want intl", got)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"hcidp/config"
 	"hcidp/keys"
 	"hcidp/metadata"
 )
@@ -80,7 +79,7 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 		src = s.MetadataURL
 	}
 	u, err := url.Parse(src)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
+	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname()))) {
 		return fmt.Errorf("sp fetch: %q: an https URL is required", src)
 	}
 	target := *out
