@@ -35,7 +35,8 @@ const (
 )
 
 // apiHandler serves one authenticated API request. An *apiError is the
-// caller's fault and is answered as is; any other error is a 500.
+// caller's fault and is answered as is; any other error is a storage fault,
+// answered 503 with Retry-After.
 type apiHandler func(s *Server, w http.ResponseWriter, r *http.Request) error
 
 // apiRoute is one endpoint of the API. api/openapi.yaml documents exactly
@@ -109,8 +110,12 @@ func (s *Server) api(h apiHandler) http.Handler {
 			writeAPIError(w, ae)
 			return
 		}
-		s.log.ErrorContext(r.Context(), "API request failed", "err", err, "method", r.Method, "path", truncate(r.URL.Path, 200))
-		writeAPIError(w, apiErr(http.StatusInternalServerError, "internal", "internal error; see the IdP's log"))
+		// Every other error is a storage fault (the handlers turn bad input
+		// into an *apiError): the caller may retry.
+		s.log.ErrorContext(r.Context(), "API request failed", "reason", "storage.unavailable", "err", err,
+			"method", r.Method, "path", truncate(r.URL.Path, 200))
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		writeAPIError(w, apiErr(http.StatusServiceUnavailable, "unavailable", "the IdP's database is not answering; retry later"))
 	})
 }
 
@@ -508,12 +513,12 @@ func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, "consume launch token", err)
+		s.unavailable(w, r, "launch", err)
 		return
 	}
 	c, err := s.store.GetCustomer(ctx, lt.XAccountID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.internalError(w, r, "load customer", err)
+		s.unavailable(w, r, "customer", err)
 		return
 	}
 	if err != nil || c.Disabled {
@@ -526,19 +531,19 @@ func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now.UTC(), Kind: "launch", XAccountID: c.XAccountID,
 		Site: lt.Site, ClientAddr: clientAddr(r), Outcome: "signed_in"}); err != nil {
-		s.internalError(w, r, "audit", err)
+		s.unavailable(w, r, "audit", err)
 		return
 	}
 	// Another customer's session is replaced, not inherited; in every case
 	// the session gets a new ID (no fixation).
 	if other, _ := s.signedIn(ctx); other != "" && other != c.XAccountID {
 		if err := s.sessions.Clear(ctx); err != nil {
-			s.internalError(w, r, "clear session", err)
+			s.unavailable(w, r, "session", err)
 			return
 		}
 	}
 	if err := s.sessions.RenewToken(ctx); err != nil {
-		s.internalError(w, r, "renew session", err)
+		s.unavailable(w, r, "session", err)
 		return
 	}
 	s.startSession(ctx, c.XAccountID, now)

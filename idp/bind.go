@@ -42,7 +42,7 @@ func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, "record bind event", err)
+		s.unavailable(w, r, "binding", err)
 		return
 	}
 	outcome := "failed"
@@ -53,7 +53,7 @@ func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
 		detail := fmt.Sprintf("sha256=%s domain_id=%s domain_name=%s result=%s", ev.DocumentHash, ev.DomainID, ev.DomainName, ev.ResultCode)
 		if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: ev.ReceivedAt, Kind: "bind", XAccountID: ev.XAccountID,
 			Site: ev.Site, ClientAddr: clientAddr(r), Outcome: outcome, Detail: detail}); err != nil {
-			s.internalError(w, r, "audit", err)
+			s.unavailable(w, r, "audit", err)
 			return
 		}
 	}

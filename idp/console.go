@@ -47,7 +47,7 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.store.GetBinding(ctx, customerID, site); errors.Is(err, storage.ErrNotFound) {
 		firstLogin = "true"
 	} else if err != nil {
-		s.internalError(w, r, "load binding", err)
+		s.unavailable(w, r, "binding", err)
 		return
 	}
 	s.sessions.Put(ctx, sessConsole+site, service)

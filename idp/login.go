@@ -76,7 +76,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.store.GetCustomer(ctx, username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.internalError(w, r, "load customer", err)
+		s.unavailable(w, r, "customer", err)
 		return
 	}
 	// Unknown accounts verify against a dummy hash: same message, same cost.
@@ -91,7 +91,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.clearLoginFailures(r, username)
 	// A new session ID at login: no fixation.
 	if err := s.sessions.RenewToken(ctx); err != nil {
-		s.internalError(w, r, "renew session", err)
+		s.unavailable(w, r, "session", err)
 		return
 	}
 	now := s.now()
@@ -157,7 +157,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.sessions.Destroy(r.Context()); err != nil {
-		s.internalError(w, r, "destroy session", err)
+		s.unavailable(w, r, "session", err)
 		return
 	}
 	p := s.page(w, r, "")

@@ -258,28 +258,53 @@ func (s *Server) getOnly(w http.ResponseWriter, r *http.Request, reason string) 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	s.log.WarnContext(r.Context(), "request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
 		"path", r.URL.Path, "client", clientAddr(r))
-	switch r.URL.Path {
-	case "/saml/sso":
-		s.metrics.SSO("refused", ref.Reason)
-	case "/saml/bind":
-		s.metrics.Bind("refused", ref.Reason)
-	case "/login":
-		s.metrics.Login("refused")
-	case "/launch":
-		s.metrics.Launch("refused")
-	}
+	s.countRefusal(r, ref.Reason)
 	p := s.page(w, r, "")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(ref.Status)
 	s.pages.Error(w, templates.ErrorData{Page: p, Status: ref.Status, Reason: ref.Reason})
 }
 
-// internalError is for faults of ours (database down), never for bad input.
+// retryAfterUnavailable is the Retry-After of a 503: a database restart or
+// fail-over takes seconds.
+const retryAfterUnavailable = "5"
+
+// unavailable answers a fault of ours that is not a bug (the database or the
+// session store does not answer): 503 with Retry-After and a clear page,
+// logged with the reason code "<what>.unavailable". Nothing of the request
+// was acted on, so the client may simply retry.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	reason := what + ".unavailable"
+	s.log.ErrorContext(r.Context(), "service unavailable", "reason", reason, "err", err, "path", r.URL.Path)
+	s.countRefusal(r, reason)
+	p := s.page(w, r, "")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", retryAfterUnavailable)
+	w.WriteHeader(http.StatusServiceUnavailable)
+	s.pages.Error(w, templates.ErrorData{Page: p, Status: http.StatusServiceUnavailable, Reason: reason})
+}
+
+// internalError is for bugs only (a Response that cannot be built); a fault
+// of a dependency is unavailable, bad input is refuse.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
 	s.log.ErrorContext(r.Context(), msg, "err", err, "path", r.URL.Path)
 	p := s.page(w, r, "")
 	w.WriteHeader(http.StatusInternalServerError)
 	s.pages.Error(w, templates.ErrorData{Page: p, Status: 500, Reason: "internal"})
+}
+
+// countRefusal counts a refused or failed request in the metric of its endpoint.
+func (s *Server) countRefusal(r *http.Request, reason string) {
+	switch r.URL.Path {
+	case "/saml/sso":
+		s.metrics.SSO("refused", reason)
+	case "/saml/bind":
+		s.metrics.Bind("refused", reason)
+	case "/login":
+		s.metrics.Login("refused")
+	case "/launch":
+		s.metrics.Launch("refused")
+	}
 }
 
 func (s *Server) newID() string {

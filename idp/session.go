@@ -48,7 +48,7 @@ func (s *Server) newSessionManager(store scs.Store) *scs.SessionManager {
 		sm.Cookie.Name = "hcidp_session"
 	}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		s.internalError(w, r, "session store", err)
+		s.unavailable(w, r, "session", err)
 	}
 	return sm
 }

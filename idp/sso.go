@@ -179,7 +179,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequ
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, "load customer", err)
+		s.unavailable(w, r, "customer", err)
 		return
 	}
 	now := s.now()
@@ -206,7 +206,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequ
 	}
 	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now, Kind: "response", XAccountID: c.XAccountID,
 		Site: req.SP.Site, RequestID: req.ID, AssertionID: p.AssertionID, ClientAddr: clientAddr(r), Outcome: "issued"}); err != nil {
-		s.internalError(w, r, "audit", err)
+		s.unavailable(w, r, "audit", err)
 		return
 	}
 	s.metrics.SSO("issued", "")
@@ -244,7 +244,7 @@ func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *verified
 	customerID, _ := s.signedIn(r.Context())
 	if err := s.store.AppendAudit(r.Context(), storage.AuditEvent{Time: s.now(), Kind: "error_response", XAccountID: customerID,
 		Site: req.SP.Site, RequestID: req.ID, ClientAddr: clientAddr(r), Outcome: sub[strings.LastIndexByte(sub, ':')+1:]}); err != nil {
-		s.internalError(w, r, "audit", err)
+		s.unavailable(w, r, "audit", err)
 		return
 	}
 	s.metrics.SSO("error_response", sub[strings.LastIndexByte(sub, ':')+1:])

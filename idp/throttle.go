@@ -96,7 +96,7 @@ func (s *Server) loginWait(ctx context.Context, keys []throttleKey, now time.Tim
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, flow, username string) bool {
 	wait, kind, err := s.loginWait(r.Context(), loginThrottleKeys(r, username), s.now())
 	if err != nil {
-		s.internalError(w, r, "login throttle", err)
+		s.unavailable(w, r, "throttle", err)
 		return true
 	}
 	if wait <= 0 {
