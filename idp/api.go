@@ -23,6 +23,7 @@ import (
 	"hcidp/customer"
 	"hcidp/metadata"
 	"hcidp/storage"
+	"hcidp/templates"
 )
 
 const (
@@ -482,30 +483,131 @@ func launchTokenHash(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// handleLaunch redeems a launch URL in the customer's browser: the token is
-// consumed (once), the customer signed in with a new session ID, and sent on
-// to /console, which builds the Huawei Cloud link as for a password login.
+// handleLaunch redeems a launch URL in the customer's browser. A link that
+// a third party can make a browser open must never sign that browser in by
+// itself (docs/threat-model.md "Browser-facing pages": no silent identity
+// switch): GET shows a page naming the account, and says so when someone
+// else is signed in; only its POST (token and CSRF token, same origin)
+// consumes the token and signs in. A browser already signed in as that
+// customer skips the page.
 func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	// The URL carries the token: never let it travel on as a Referer,
 	// whatever the site-wide policy (a redirect's policy applies onwards).
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet {
-		// Not even HEAD: it must not spend the token.
-		w.Header().Set("Allow", http.MethodGet)
+	w.Header().Set("Cache-Control", "no-store")
+	switch r.Method {
+	case http.MethodGet:
+		s.launchConfirm(w, r)
+	case http.MethodPost:
+		s.launchSignIn(w, r)
+	default:
+		// Not even HEAD: a link preview must not see whom the token names.
+		w.Header().Set("Allow", "GET, POST")
 		s.refuse(w, r, refuse(http.StatusMethodNotAllowed, "launch.method", r.Method+" /launch"))
-		return
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil || len(q["token"]) != 1 {
-		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "malformed query or not exactly one token"))
-		return
+}
+
+// maxLaunchForm bounds the confirmation form's body.
+const maxLaunchForm = 4 << 10
+
+// launchTokenParam returns the single, well-formed token of values.
+func launchTokenParam(values url.Values) (string, *Refusal) {
+	if len(values["token"]) != 1 {
+		return "", refuse(http.StatusBadRequest, "launch.invalid", "not exactly one token")
 	}
-	token := q.Get("token")
+	token := values.Get("token")
 	if b, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(b) != launchTokenBytes {
-		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "the token is not 32 base64url-encoded bytes"))
+		return "", refuse(http.StatusBadRequest, "launch.invalid", "the token is not 32 base64url-encoded bytes")
+	}
+	return token, nil
+}
+
+// launchCustomer checks that the token's customer may still sign in and
+// its site is still configured; it answers the request and returns false
+// otherwise.
+func (s *Server) launchCustomer(w http.ResponseWriter, r *http.Request, lt storage.LaunchToken) (storage.Customer, bool) {
+	c, err := s.store.GetCustomer(r.Context(), lt.XAccountID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.unavailable(w, r, "customer", err)
+		return c, false
+	}
+	if err != nil || c.Disabled {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "customer "+truncate(lt.XAccountID, 128)+" is missing or disabled"))
+		return c, false
+	}
+	if s.spBySite(lt.Site) == nil {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "site "+lt.Site+" is no longer configured"))
+		return c, false
+	}
+	return c, true
+}
+
+// launchConfirm is GET /launch?token=: it reads the token without spending
+// it and shows whom it signs in.
+func (s *Server) launchConfirm(w http.ResponseWriter, r *http.Request) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "malformed query"))
 		return
 	}
+	token, ref := launchTokenParam(q)
+	if ref != nil {
+		s.refuse(w, r, ref)
+		return
+	}
+	lt, err := s.store.GetLaunchToken(r.Context(), launchTokenHash(token), s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "unknown, already used or expired launch token"))
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, "launch", err)
+		return
+	}
+	c, ok := s.launchCustomer(w, r, lt)
+	if !ok {
+		return
+	}
+	current, _ := s.signedIn(r.Context())
+	if current == c.XAccountID {
+		// Nobody's identity changes: spend the token and go on.
+		s.launchRedeem(w, r, token, false)
+		return
+	}
+	p := s.page(w, r, s.navFormAction())
+	s.pages.Launch(w, templates.LaunchData{Page: p, CSRF: s.csrfToken(w, r), Token: token,
+		XAccountID: c.XAccountID, DisplayName: c.DisplayName, SignedInAs: current})
+}
+
+// launchSignIn is the confirmation page's POST.
+func (s *Server) launchSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLaunchForm)
+	if err := r.ParseForm(); err != nil {
+		s.refuse(w, r, refuse(http.StatusRequestEntityTooLarge, "launch.form", "the launch form is malformed or too large"))
+		return
+	}
+	if !s.sameOrigin(r) {
+		s.refuse(w, r, refuse(http.StatusForbidden, "launch.origin", "Origin "+truncate(r.Header.Get("Origin"), 100)+" is not this IdP"))
+		return
+	}
+	if !s.checkCSRF(r, r.PostForm.Get("csrf_token")) {
+		s.refuse(w, r, refuse(http.StatusForbidden, "launch.csrf", "missing or wrong CSRF token"))
+		return
+	}
+	token, ref := launchTokenParam(r.PostForm)
+	if ref != nil {
+		s.refuse(w, r, ref)
+		return
+	}
+	s.launchRedeem(w, r, token, true)
+}
+
+// launchRedeem consumes the token (once, whichever replica asks first),
+// signs the customer in with a new session ID when signIn is set, and sends
+// the browser on to /console, which builds the Huawei Cloud link as after a
+// password login.
+func (s *Server) launchRedeem(w http.ResponseWriter, r *http.Request, token string, signIn bool) {
+	ctx := r.Context()
 	now := s.now()
 	lt, err := s.store.ConsumeLaunchToken(ctx, launchTokenHash(token), now)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -516,44 +618,40 @@ func (s *Server) handleLaunch(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, "launch", err)
 		return
 	}
-	c, err := s.store.GetCustomer(ctx, lt.XAccountID)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.unavailable(w, r, "customer", err)
+	c, ok := s.launchCustomer(w, r, lt)
+	if !ok {
 		return
 	}
-	if err != nil || c.Disabled {
-		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "customer "+truncate(lt.XAccountID, 128)+" is missing or disabled"))
-		return
-	}
-	if s.spBySite(lt.Site) == nil {
-		s.refuse(w, r, refuse(http.StatusBadRequest, "launch.invalid", "site "+lt.Site+" is no longer configured"))
-		return
+	outcome := "signed_in"
+	if !signIn {
+		outcome = "continued"
 	}
 	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now.UTC(), Kind: "launch", XAccountID: c.XAccountID,
-		Site: lt.Site, ClientAddr: clientAddr(r), Outcome: "signed_in"}); err != nil {
+		Site: lt.Site, ClientAddr: clientAddr(r), Outcome: outcome}); err != nil {
 		s.unavailable(w, r, "audit", err)
 		return
 	}
-	// Another customer's session is replaced, not inherited; in every case
-	// the session gets a new ID (no fixation).
-	if other, _ := s.signedIn(ctx); other != "" && other != c.XAccountID {
-		if err := s.sessions.Clear(ctx); err != nil {
+	if signIn {
+		// The person confirmed: another customer's session is replaced, not
+		// inherited, and the session gets a new ID (no fixation).
+		if other, _ := s.signedIn(ctx); other != "" && other != c.XAccountID {
+			if err := s.sessions.Clear(ctx); err != nil {
+				s.unavailable(w, r, "session", err)
+				return
+			}
+		}
+		if err := s.sessions.RenewToken(ctx); err != nil {
 			s.unavailable(w, r, "session", err)
 			return
 		}
+		s.startSession(ctx, c.XAccountID, now)
 	}
-	if err := s.sessions.RenewToken(ctx); err != nil {
-		s.unavailable(w, r, "session", err)
-		return
-	}
-	s.startSession(ctx, c.XAccountID, now)
 	s.metrics.Launch("used")
-	s.log.InfoContext(ctx, "launch", "customer", c.XAccountID, "site", lt.Site, "client", clientAddr(r))
+	s.log.InfoContext(ctx, "launch", "customer", c.XAccountID, "site", lt.Site, "outcome", outcome, "client", clientAddr(r))
 
 	next := url.Values{"site": {lt.Site}}
 	if lt.Service != "" {
 		next.Set("service", lt.Service)
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, "/console?"+next.Encode(), http.StatusSeeOther)
 }

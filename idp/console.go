@@ -39,7 +39,7 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 	}
 	customerID, _ := s.signedIn(ctx)
 	if customerID == "" {
-		flow := s.addPending(ctx, pendingFlow{Kind: "console", Console: "/console?" + url.Values{"site": {site}, "service": {service}}.Encode()})
+		flow := s.addPending(w, r, pendingFlow{Kind: "console", Console: "/console?" + url.Values{"site": {site}, "service": {service}}.Encode()})
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
 		return
 	}

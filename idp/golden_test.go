@@ -93,15 +93,19 @@ func TestSSOGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := srv.Handler()
-	var cookies []*http.Cookie
+	cookies := map[string]*http.Cookie{} // a browser's cookie jar, by name
 	do := func(req *http.Request) *httptest.ResponseRecorder {
 		for _, c := range cookies {
 			req.AddCookie(c)
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if got := rec.Result().Cookies(); len(got) > 0 {
-			cookies = got
+		for _, c := range rec.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(cookies, c.Name)
+			} else {
+				cookies[c.Name] = c
+			}
 		}
 		return rec
 	}

@@ -205,7 +205,7 @@ func (e *hardenEnv) replica() *hardenEnv {
 }
 
 // hxTables are the tables a request may write; a refusal changes none.
-var hxTables = []string{"replay_cache", "audit_log", "bind_events", "bindings", "sessions", "login_failures"}
+var hxTables = []string{"replay_cache", "audit_log", "bind_events", "bindings", "sessions", "login_failures", "launch_tokens", "secrets"}
 
 // snapshot is the row count of every table plus a digest of session
 // contents (token and data, not the expiry that an idle timeout renews).

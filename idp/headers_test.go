@@ -57,29 +57,41 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 	}
 }
 
+// Every cookie hcidp sets (the CSRF cookie of the login form, a pending
+// flow's cookie, the session cookie at login) is HttpOnly, SameSite=Lax,
+// Path=/ without Domain, Secure and __Host- prefixed over HTTPS; the CSRF
+// and session cookies end with the browser session.
 func TestSessionCookieAttributes(t *testing.T) {
 	for _, tt := range []struct {
-		base, name string
-		secure     bool
+		base, prefix, session string
+		secure                bool
 	}{
-		{"https://idp.partner.example", "__Host-hcidp", true},
-		{"http://127.0.0.1:8080", "hcidp_session", false},
+		{"https://idp.partner.example", "__Host-", "__Host-hcidp", true},
+		{"http://127.0.0.1:8080", "", "hcidp_session", false},
 	} {
 		e := newHardenEnv(t, tt.base, nil)
-		r := e.client().get(e.origin + "/login")
-		cks := r.Cookies()
-		if len(cks) != 1 {
-			t.Fatalf("%s: cookies %v", tt.base, cks)
+		cl := e.client()
+		check := func(step string, r *hxResp, want string, browserSession bool) {
+			t.Helper()
+			for _, ck := range r.Cookies() {
+				if !strings.HasPrefix(ck.Name, want) {
+					continue
+				}
+				if ck.Secure != tt.secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" ||
+					(browserSession && (ck.MaxAge != 0 || !ck.Expires.IsZero())) {
+					t.Errorf("%s %s: cookie %s", tt.base, step, ck)
+				}
+				return
+			}
+			t.Errorf("%s %s: no %s cookie in %v", tt.base, step, want, r.Cookies())
 		}
-		ck := cks[0]
-		raw := r.Header.Get("Set-Cookie")
-		if ck.Name != tt.name || ck.Secure != tt.secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode ||
-			ck.Path != "/" || ck.Domain != "" || ck.MaxAge != 0 || !ck.Expires.IsZero() {
-			t.Errorf("%s: cookie %s", tt.base, raw)
-		}
-		if strings.HasPrefix(ck.Name, "__Host-") && (!ck.Secure || ck.Path != "/" || ck.Domain != "") {
-			t.Errorf("%s: __Host- cookie without Secure, Path=/ or with Domain: %s", tt.base, raw)
-		}
+		check("/login", cl.get(e.origin+"/login"), tt.prefix+"hcidp_csrf", true)
+		check("/saml/sso", cl.get(e.origin+"/saml/sso?"+e.signedSSOQuery(hxAuthnXML("_ck1", time.Now(), e.srv.SSOURL()), "")),
+			tt.prefix+"hcidp_flow_", false)
+		f := cl.loginForm("")
+		f.Set("username", "alice")
+		f.Set("password", hxPassword)
+		check("POST /login", cl.post("/login", f), tt.session, true)
 	}
 }
 

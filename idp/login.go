@@ -31,7 +31,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, flow, username, errKey string) {
 	p := s.page(w, r, s.navFormAction())
 	w.Header().Set("Cache-Control", "no-store")
-	d := templates.LoginData{Page: p, CSRF: s.csrfToken(r.Context()), Flow: flow, Username: username, Error: errKey}
+	d := templates.LoginData{Page: p, CSRF: s.csrfToken(w, r), Flow: flow, Username: username, Error: errKey}
 	w.WriteHeader(status)
 	s.pages.Login(w, d)
 }
@@ -49,7 +49,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, refuse(http.StatusForbidden, "login.origin", "Origin "+truncate(r.Header.Get("Origin"), 100)+" is not this IdP"))
 		return
 	}
-	if !s.checkCSRF(ctx, r.PostForm.Get("csrf_token")) {
+	if !s.checkCSRF(r, r.PostForm.Get("csrf_token")) {
 		s.refuse(w, r, refuse(http.StatusForbidden, "login.csrf", "missing or wrong CSRF token"))
 		return
 	}
@@ -62,8 +62,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// At most cap(s.passwordSlots) password checks run at once: each
-	// argon2id costs 19 MiB, and the throttle's read-check-record sequence
-	// must not be raced by a burst of parallel guesses.
+	// argon2id costs 19 MiB.
 	if !s.acquirePasswordSlot(ctx) {
 		s.metrics.Login("throttled")
 		w.Header().Set("Retry-After", "1")
@@ -71,7 +70,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-s.passwordSlots }()
-	if s.loginThrottled(w, r, flow, username) {
+	if !s.reserveLogin(w, r, flow, username) {
 		return
 	}
 	c, err := s.store.GetCustomer(ctx, username)
@@ -82,24 +81,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// Unknown accounts verify against a dummy hash: same message, same cost.
 	ok := customer.VerifyPassword(c.PasswordHash, password) && err == nil && !c.Disabled
 	if !ok {
-		s.countLoginFailure(r, username)
+		// Already counted by reserveLogin.
 		s.metrics.Login("failure")
 		s.log.InfoContext(ctx, "login failed", "client", clientAddr(r))
 		s.renderLogin(w, r, http.StatusUnauthorized, flow, username, "login_failed")
 		return
 	}
-	s.clearLoginFailures(r, username)
-	// A new session ID at login: no fixation.
+	s.loginSucceeded(r, username)
+	s.signIn(w, r, c.XAccountID, flow)
+}
+
+// signIn starts a session for customerID with a new session ID (no
+// fixation), then continues the browser's pending flow: the verified
+// AuthnRequest is answered, the console link followed.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, customerID, flow string) {
+	ctx := r.Context()
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		s.unavailable(w, r, "session", err)
 		return
 	}
 	now := s.now()
-	s.startSession(ctx, c.XAccountID, now)
+	s.startSession(ctx, customerID, now)
 	s.metrics.Login("success")
-	s.log.InfoContext(ctx, "login", "customer", c.XAccountID, "client", clientAddr(r))
+	s.log.InfoContext(ctx, "login", "customer", customerID, "client", clientAddr(r))
 
-	f, found := s.takePending(ctx, flow)
+	f, found := s.takePending(w, r, flow)
 	switch {
 	case found && f.Kind == "saml":
 		sp := s.spBySite(f.Site)
@@ -107,13 +113,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, r, refuse(400, "flow.site", "the pending request's site is no longer configured"))
 			return
 		}
-		s.issue(w, r, &verifiedRequest{SP: sp, ID: f.RequestID, ACS: f.ACS, RelayState: f.RelayState}, c.XAccountID, now)
+		// The request ID entered the replay cache when the flow began; the
+		// flow's own ID enters it now, so that a flow cookie sent twice (a
+		// double submit, a copied cookie) is answered once.
+		answered := &storage.RequestID{Issuer: flowReplayIssuer, ID: flow, Expires: f.Created.Add(pendingTTL)}
+		s.issue(w, r, &verifiedRequest{SP: sp, ID: f.RequestID, ACS: f.ACS, RelayState: f.RelayState}, customerID, now, answered)
 	case found && f.Kind == "console":
 		http.Redirect(w, r, f.Console, http.StatusSeeOther)
 	default:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	}
 }
+
+// flowReplayIssuer is the replay-cache issuer of answered pending flows; it
+// is no SP's entity ID (those are absolute URIs).
+const flowReplayIssuer = "hcidp:pending-flow"
 
 // passwordSlotWait is how long a login waits for a free password-check slot.
 const passwordSlotWait = 2 * time.Second

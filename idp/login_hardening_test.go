@@ -6,10 +6,12 @@ package idp
 // session.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,9 +241,12 @@ func TestLoginLengthLimits(t *testing.T) {
 	}
 }
 
+// isSessionCookie tells the session cookie from the CSRF and flow cookies.
+func isSessionCookie(name string) bool { return name == "hcidp_session" || name == "__Host-hcidp" }
+
 func sessionCookie(c *hxClient) string {
 	for name, ck := range c.cookies {
-		if strings.Contains(name, "hcidp") {
+		if isSessionCookie(name) {
 			return ck.Value
 		}
 	}
@@ -252,12 +257,17 @@ func sessionCookie(c *hxClient) string {
 // not the signed-in session.
 func TestLoginRotatesSessionID(t *testing.T) {
 	e := newHardenEnv(t, "", nil)
-	cl := e.client()
-	f := cl.loginForm("")
-	before := sessionCookie(cl)
+	// The attacker signs in with an account of their own and plants that
+	// session's token in the victim's browser.
+	attackerSession := e.client()
+	attackerSession.mustLogin("bob")
+	before := sessionCookie(attackerSession)
 	if before == "" {
-		t.Fatal("the login form set no session cookie")
+		t.Fatal("login set no session cookie")
 	}
+	cl := e.client()
+	cl.cookies[cookieName(attackerSession)] = &http.Cookie{Name: cookieName(attackerSession), Value: before}
+	f := cl.loginForm("")
 	f.Set("username", "alice")
 	f.Set("password", hxPassword)
 	if r := cl.post("/login", f); r.StatusCode != http.StatusSeeOther {
@@ -280,7 +290,7 @@ func TestLoginRotatesSessionID(t *testing.T) {
 
 func cookieName(c *hxClient) string {
 	for name := range c.cookies {
-		if strings.Contains(name, "hcidp") {
+		if isSessionCookie(name) {
 			return name
 		}
 	}
@@ -318,5 +328,61 @@ func TestLogoutRefusesCrossOrigin(t *testing.T) {
 	}
 	if r := cl.get(e.origin + "/saml/sso?" + e.signedSSOQuery(hxAuthnXML("_x1", time.Now(), e.srv.SSOURL()), "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("still signed in after a refused logout? %d", r.StatusCode)
+	}
+}
+
+// The attempt is counted before the password is checked, atomically for
+// every replica: a parallel burst at the end of a lock window gets exactly
+// the one guess a sequence would, not one per password-check slot.
+func TestLoginThrottleParallelBurst(t *testing.T) {
+	e := newHardenEnv(t, "", nil)
+	replica := e.replica()
+	cl := e.client()
+	for range throttleFreeAccount {
+		if r := cl.fail("alice"); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure: %d", r.StatusCode)
+		}
+	}
+	e.clock.advance(lockFor(throttleFreeAccount, throttleFreeAccount) + 100*time.Millisecond)
+	const n = 16
+	forms := make([]url.Values, n)
+	clients := make([]*hxClient, n)
+	for i := range n {
+		env := e
+		if i%2 == 1 {
+			env = replica // half the burst reaches the other replica
+		}
+		clients[i] = env.client()
+		clients[i].remote = fmt.Sprintf("198.51.100.%d:4000", 10+i) // many addresses: only the account limits
+		forms[i] = clients[i].loginForm("")
+		forms[i].Set("username", "alice")
+		forms[i].Set("password", "wrong password")
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			statuses[i] = clients[i].post("/login", forms[i]).StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("unexpected status %d", st)
+		}
+	}
+	if checked != 1 {
+		t.Errorf("%d of %d parallel guesses had their password checked, want exactly 1 (statuses %v)", checked, n, statuses)
+	}
+	if f, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.now()); f.Count != throttleFreeAccount+1 {
+		t.Errorf("account counts %d attempts, want %d", f.Count, throttleFreeAccount+1)
 	}
 }

@@ -89,6 +89,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// SessionStore overrides the database as the scs session store (Redis).
 	SessionStore scs.Store
+	// CookieKeys are the keys of the signed and encrypted browser cookies
+	// (browser.go); nil reads them from Store, creating them on first use.
+	CookieKeys []byte
 }
 
 // Server is the IdP's HTTP side.
@@ -105,6 +108,7 @@ type Server struct {
 	// passwordSlots bounds concurrent password checks (login.go).
 	passwordSlots chan struct{}
 	sessions      *scs.SessionManager
+	cookies       *browserCookies
 	ssoURL        string
 	baseURL       *url.URL
 	https         bool
@@ -155,6 +159,18 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.sessions = s.newSessionManager(o.SessionStore)
+	keys := o.CookieKeys
+	if keys == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if keys, err = cookieKeys(ctx, o.Store); err != nil {
+			return nil, fmt.Errorf("idp: %w", err)
+		}
+	}
+	if len(keys) != cookieHashKeyLen+cookieBlockKeyLen {
+		return nil, fmt.Errorf("idp: CookieKeys must be %d bytes", cookieHashKeyLen+cookieBlockKeyLen)
+	}
+	s.cookies = newBrowserCookies(keys, s.https)
 	return s, nil
 }
 

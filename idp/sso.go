@@ -27,6 +27,10 @@ type verifiedRequest struct {
 	// NameIDUnsupported is set when the NameIDPolicy asks for a format we do
 	// not issue: the answer is a signed error Response.
 	NameIDUnsupported bool
+	// Replay is the request's replay-cache entry, written with the answer
+	// (or when the request starts waiting for a sign-in), never before
+	// every check has passed.
+	Replay *storage.RequestID
 }
 
 // handleSSO is the SingleSignOnService, HTTP-Redirect binding.
@@ -50,17 +54,30 @@ func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
 			s.postError(w, r, req, StatusResponder, StatusNoPassive, "the customer is not signed in")
 			return
 		}
-		flow := s.addPending(ctx, pendingFlow{Kind: "saml", Site: req.SP.Site, RequestID: req.ID, ACS: req.ACS,
+		// 8. The replay cache now, so that a replayed request cannot start a
+		// second sign-in; the flow itself waits in a cookie, not a row.
+		err := s.store.InsertRequestID(ctx, req.Replay.Issuer, req.Replay.ID, req.Replay.Expires)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			s.refuse(w, r, refuse(400, "request.replayed", "request ID "+req.ID+" was already used"))
+			return
+		}
+		if err != nil {
+			s.unavailable(w, r, "replay_cache", err)
+			return
+		}
+		flow := s.addPending(w, r, pendingFlow{Kind: "saml", Site: req.SP.Site, RequestID: req.ID, ACS: req.ACS,
 			RelayState: req.RelayState, ForceAuthn: req.ForceAuthn})
 		s.metrics.SSO("login_required", "")
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
 		return
 	}
-	s.issue(w, r, req, customerID, authAt)
+	s.issue(w, r, req, customerID, authAt, req.Replay)
 }
 
-// verifyAuthnRequest runs SECURITY.md's checks 1-8 in order. Nothing is
-// written unless every check passed; the last step is the replay cache.
+// verifyAuthnRequest runs checks 1-7 of docs/threat-model.md "Order of
+// checks at the SSO endpoint" in order and writes nothing; check 8, the
+// replay cache, is written with the answer (issue, postError) or when the
+// request starts waiting for a sign-in (handleSSO).
 func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal) {
 	// 1. Size limits before parsing.
 	if len(r.URL.RawQuery)+len(r.URL.Path) > maxURLBytes {
@@ -133,14 +150,9 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 	if p := req.NameIDPolicy; p != nil && p.Format != "" && p.Format != nameIDTransient && p.Format != nameIDUnspecified {
 		v.NameIDUnsupported = true
 	}
-	// 8. Replay cache, shared by all replicas, only after everything passed.
-	err = s.store.InsertRequestID(r.Context(), req.Issuer.Value, req.ID, issued.Add(lifetime+2*skew))
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		return nil, refuse(400, "request.replayed", "request ID "+req.ID+" was already used")
-	}
-	if err != nil {
-		return nil, refuse(http.StatusServiceUnavailable, "storage.unavailable", "replay cache: "+err.Error())
-	}
+	// 8. The replay-cache entry, shared by all replicas: kept as long as the
+	// request could pass the IssueInstant checks above.
+	v.Replay = &storage.RequestID{Issuer: req.Issuer.Value, ID: req.ID, Expires: issued.Add(lifetime + 2*skew)}
 	return v, nil
 }
 
@@ -170,7 +182,11 @@ func selectACS(sp *ServiceProvider, req *AuthnRequest) (string, *Refusal) {
 }
 
 // issue builds, signs and posts the Response for a signed-in customer.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequest, customerID string, authAt time.Time) {
+// replay, when not nil, is the replay-cache entry written in the same
+// transaction as the audit row, before anything is signed: a replayed
+// request is refused without a signature, and a database fault burns no
+// request ID.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequest, customerID string, authAt time.Time, replay *storage.RequestID) {
 	ctx := r.Context()
 	c, err := s.store.GetCustomer(ctx, customerID)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.Disabled) {
@@ -197,16 +213,15 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequ
 		NotOnOrAfter: now.Add(s.cfg.AssertionLifetime.D()),
 		Attributes:   s.attributes(ctx, c),
 	}
+	if !s.recordResponse(w, r, replay, storage.AuditEvent{Time: now, Kind: "response", XAccountID: c.XAccountID,
+		Site: req.SP.Site, RequestID: req.ID, AssertionID: p.AssertionID, ClientAddr: clientAddr(r), Outcome: "issued"}) {
+		return
+	}
 	start := time.Now()
 	doc, err := s.trust().signer.Response(p)
 	s.metrics.Signing(time.Since(start))
 	if err != nil {
 		s.internalError(w, r, "build response", err)
-		return
-	}
-	if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: now, Kind: "response", XAccountID: c.XAccountID,
-		Site: req.SP.Site, RequestID: req.ID, AssertionID: p.AssertionID, ClientAddr: clientAddr(r), Outcome: "issued"}); err != nil {
-		s.unavailable(w, r, "audit", err)
 		return
 	}
 	s.metrics.SSO("issued", "")
@@ -232,19 +247,34 @@ func (s *Server) attributes(ctx context.Context, c storage.Customer) []Attribute
 	return attrs
 }
 
+// recordResponse commits the replay-cache entry (when not nil) and the audit
+// row of a Response in one transaction; it answers a replay (400) or a
+// storage fault (503) itself and returns false then.
+func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request, replay *storage.RequestID, audit storage.AuditEvent) bool {
+	err := s.store.RecordResponse(r.Context(), replay, audit)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		s.refuse(w, r, refuse(400, "request.replayed", "request ID "+audit.RequestID+" was already answered"))
+		return false
+	}
+	if err != nil {
+		s.unavailable(w, r, "audit", err)
+		return false
+	}
+	return true
+}
+
 // postError sends a signed SAML error Response (no assertion) to the ACS.
 func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *verifiedRequest, status, sub, msg string) {
+	// Every Response issued is audited, error Responses too (no assertion).
+	customerID, _ := s.signedIn(r.Context())
+	if !s.recordResponse(w, r, req.Replay, storage.AuditEvent{Time: s.now(), Kind: "error_response", XAccountID: customerID,
+		Site: req.SP.Site, RequestID: req.ID, ClientAddr: clientAddr(r), Outcome: sub[strings.LastIndexByte(sub, ':')+1:]}) {
+		return
+	}
 	doc, err := s.trust().signer.ErrorResponse(&ErrorParams{ResponseID: s.newID(), IssueInstant: s.now(), Destination: req.ACS,
 		InResponseTo: req.ID, StatusCode: status, SubStatus: sub, Message: msg})
 	if err != nil {
 		s.internalError(w, r, "build error response", err)
-		return
-	}
-	// Every Response issued is audited, error Responses too (no assertion).
-	customerID, _ := s.signedIn(r.Context())
-	if err := s.store.AppendAudit(r.Context(), storage.AuditEvent{Time: s.now(), Kind: "error_response", XAccountID: customerID,
-		Site: req.SP.Site, RequestID: req.ID, ClientAddr: clientAddr(r), Outcome: sub[strings.LastIndexByte(sub, ':')+1:]}); err != nil {
-		s.unavailable(w, r, "audit", err)
 		return
 	}
 	s.metrics.SSO("error_response", sub[strings.LastIndexByte(sub, ':')+1:])

@@ -1,18 +1,19 @@
 package idp
 
 import (
-	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"hcidp/storage"
 	"hcidp/templates"
 )
 
-// Login throttling (SECURITY.md "Browser-facing pages"): failures are
-// counted per account and per client address in the database, so every
-// replica sees them. After a number of free failures each further failure
+// Login throttling (docs/threat-model.md "Browser-facing pages"): attempts
+// are counted per account and per client address in the database, so every
+// replica sees them, before the password is checked; a successful attempt
+// is taken back. After a number of free failures each further failure
 // locks the key for twice as long as the previous one (1 s, 2 s, 4 s, ...,
 // at most 15 minutes). A counter is forgotten after throttleQuiet without a
 // failure beyond the longest lock. Unknown accounts are counted exactly like
@@ -74,61 +75,68 @@ func lockFor(n, free int) time.Duration {
 	return min(throttleBaseLock<<shift, throttleMaxLock)
 }
 
-// loginWait returns how long the attempt must wait (0: it may proceed).
-func (s *Server) loginWait(ctx context.Context, keys []throttleKey, now time.Time) (time.Duration, string, error) {
+// throttleWait is how long an attempt must still wait given the states of
+// keys at now (0: it may proceed), and the kind of key that decides it.
+func throttleWait(keys []throttleKey, states []storage.LoginFailures, now time.Time) (time.Duration, string) {
 	var wait time.Duration
 	var kind string
-	for _, k := range keys {
-		f, err := s.store.GetLoginFailures(ctx, k.key, now)
-		if err != nil {
-			return 0, "", err
-		}
+	for i, k := range keys {
+		f := states[i]
 		if w := f.Last.Add(lockFor(f.Count, k.free)).Sub(now); f.Count > 0 && w > wait {
 			wait, kind = w, k.kind
 		}
 	}
-	return wait, kind, nil
+	return wait, kind
 }
 
-// loginThrottled answers 429 with Retry-After and the login page saying
-// "too many attempts" when the account or the address is locked; it
-// returns true when it answered.
-func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, flow, username string) bool {
-	wait, kind, err := s.loginWait(r.Context(), loginThrottleKeys(r, username), s.now())
+// reserveLogin counts the attempt against the account and the address
+// before the password is checked (docs/threat-model.md "Browser-facing
+// pages"): ReserveLoginAttempt reads, decides and counts in one step shared
+// by every replica, so a parallel burst gets no more guesses than a
+// sequence. A locked account or address is answered 429 with Retry-After
+// and the login page saying how long to wait, and nothing is counted; a
+// storage fault is answered 503. It returns true when the attempt may go on.
+func (s *Server) reserveLogin(w http.ResponseWriter, r *http.Request, flow, username string) bool {
+	keys := loginThrottleKeys(r, username)
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.key
+	}
+	now := s.now()
+	states, ok, err := s.store.ReserveLoginAttempt(r.Context(), names, now, throttleKeep, func(st []storage.LoginFailures) bool {
+		wait, _ := throttleWait(keys, st, now)
+		return wait <= 0
+	})
 	if err != nil {
 		s.unavailable(w, r, "throttle", err)
-		return true
-	}
-	if wait <= 0 {
 		return false
 	}
+	if ok {
+		return true
+	}
+	wait, kind := throttleWait(keys, states, now)
 	secs := int((wait + time.Second - 1) / time.Second)
-	s.log.Warn("login throttled", "by", kind, "client", clientAddr(r), "retry_after_s", secs)
+	s.metrics.Login("throttled")
+	s.log.WarnContext(r.Context(), "login throttled", "by", kind, "client", clientAddr(r), "retry_after_s", secs)
 	p := s.page(w, r, s.navFormAction())
-	d := templates.LoginData{Page: p, CSRF: s.csrfToken(r.Context()), Flow: flow, Username: username, Error: "login_throttled"}
+	d := templates.LoginData{Page: p, CSRF: s.csrfToken(w, r), Flow: flow, Username: username, Error: "login_throttled"}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	w.WriteHeader(http.StatusTooManyRequests)
 	s.pages.Login(w, d)
-	return true
+	return false
 }
 
-// countLoginFailure records a failed attempt against the account and the
-// address. A storage error is logged: the attempt has failed anyway.
-func (s *Server) countLoginFailure(r *http.Request, username string) {
-	now := s.now()
-	for _, k := range loginThrottleKeys(r, username) {
-		if _, err := s.store.RecordLoginFailure(r.Context(), k.key, now, throttleKeep); err != nil {
-			s.log.Error("record login failure", "by", k.kind, "err", err)
-		}
+// loginSucceeded forgets the account's attempts and takes this attempt back
+// from the address: one customer signing in must not lock the address, nor
+// unlock an address that is guessing other accounts' passwords. A storage
+// error is logged: the customer is signed in anyway.
+func (s *Server) loginSucceeded(r *http.Request, username string) {
+	keys := loginThrottleKeys(r, username)
+	if err := s.store.ResetLoginFailures(r.Context(), keys[0].key); err != nil {
+		s.log.ErrorContext(r.Context(), "reset login failures", "err", err)
 	}
-}
-
-// clearLoginFailures forgets the account's failures after a successful
-// login. The address counter is kept: one customer signing in must not
-// unlock an address that is guessing other accounts' passwords.
-func (s *Server) clearLoginFailures(r *http.Request, username string) {
-	if err := s.store.ResetLoginFailures(r.Context(), "acct:"+username); err != nil {
-		s.log.Error("reset login failures", "err", err)
+	if err := s.store.RefundLoginAttempt(r.Context(), keys[1].key, s.now()); err != nil {
+		s.log.ErrorContext(r.Context(), "refund login attempt", "err", err)
 	}
 }

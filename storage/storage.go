@@ -119,6 +119,13 @@ type Storage interface {
 	// until expires. ErrAlreadyExists if an unexpired entry exists (an
 	// expired one is replaced).
 	InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error
+	// RecordResponse writes, in one transaction, the replay-cache entry of
+	// the AuthnRequest being answered (when req is not nil; as
+	// InsertRequestID) and the audit row of the Response. When the request
+	// ID is already taken it returns ErrAlreadyExists and writes nothing, so
+	// a failure never burns a request ID without an audit row, nor the
+	// reverse.
+	RecordResponse(ctx context.Context, req *RequestID, audit AuditEvent) error
 
 	// Session store for github.com/alexedwards/scs/v2 (scs.CtxStore).
 	// FindCtx returns found=false for missing or expired tokens.
@@ -132,6 +139,9 @@ type Storage interface {
 	// CreateLaunchToken stores a one-time launch token. ErrNotFound when the
 	// customer does not exist; ErrAlreadyExists when the hash is taken.
 	CreateLaunchToken(ctx context.Context, t LaunchToken) error
+	// GetLaunchToken returns the token with this hash without consuming it
+	// (the confirmation page). ErrNotFound when unknown, consumed or expired at now.
+	GetLaunchToken(ctx context.Context, hash string, now time.Time) (LaunchToken, error)
 	// ConsumeLaunchToken atomically takes the token with this hash: it
 	// returns the token and removes it in one statement, so that of many
 	// concurrent consumers exactly one succeeds. ErrNotFound when the hash
@@ -144,17 +154,32 @@ type Storage interface {
 	// ListAudit returns events matching f, oldest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
-	// RecordLoginFailure atomically counts one failed login for key (e.g.
-	// "acct:<id>", "addr:<ip>") at now and returns the new state. The count
-	// restarts at 1 when the previous failure is older than keep (the row
-	// has expired); otherwise it grows by one. The row is kept until
-	// now+keep, so keep must cover the longest lock the caller derives.
-	RecordLoginFailure(ctx context.Context, key string, now time.Time, keep time.Duration) (LoginFailures, error)
+	// ReserveLoginAttempt counts a login attempt before its password is
+	// checked, atomically for every replica: in one transaction it reads
+	// the state of every key (e.g. "acct:<id>", "addr:<ip>") at now (the
+	// zero value when absent or expired) and calls allow with them, in the
+	// order of keys. If allow returns true, every key counts one more
+	// attempt at now (restarting at 1 after expiry) and is kept until
+	// now+keep, so keep must cover the longest lock the caller derives;
+	// otherwise nothing changes. It returns the states allow saw and
+	// whether the attempt was reserved. A burst of parallel attempts thus
+	// gets exactly the guesses a sequence would.
+	ReserveLoginAttempt(ctx context.Context, keys []string, now time.Time, keep time.Duration,
+		allow func(states []LoginFailures) bool) (states []LoginFailures, reserved bool, err error)
+	// RefundLoginAttempt takes one reserved attempt of key back (the attempt
+	// succeeded and must not count against key). No error when absent.
+	RefundLoginAttempt(ctx context.Context, key string, now time.Time) error
 	// GetLoginFailures returns the state of key at now: the zero value when
 	// there is none or it has expired.
 	GetLoginFailures(ctx context.Context, key string, now time.Time) (LoginFailures, error)
 	// ResetLoginFailures forgets key (a successful login). No error when absent.
 	ResetLoginFailures(ctx context.Context, key string) error
+
+	// Secret returns the secret stored under name, storing fresh first when
+	// there is none, atomically: every replica that asks gets the value of
+	// the first. For keys that all replicas must share and that outlive the
+	// IdP's signing key (the browser-cookie keys).
+	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 
 	// GarbageCollect deletes expired sessions, replay-cache entries,
 	// login-failure counters and launch tokens.
@@ -162,6 +187,14 @@ type Storage interface {
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// RequestID is one replay-cache entry: the ID of an AuthnRequest from
+// Issuer, refused again until Expires.
+type RequestID struct {
+	Issuer  string
+	ID      string
+	Expires time.Time
 }
 
 // GCResult counts what GarbageCollect removed.
@@ -172,12 +205,13 @@ type GCResult struct {
 	LaunchTokens  int64
 }
 
-// LoginFailures is the login-throttling state of one key (SECURITY.md
+// LoginFailures is the login-throttling state of one key (docs/threat-model.md
 // "Browser-facing pages": throttling per account and per client address),
 // shared by every replica through the database.
 type LoginFailures struct {
-	// Count is the number of failures since the counter last restarted.
+	// Count is the number of attempts counted since the counter last
+	// restarted: failures, and the attempt whose password is being checked.
 	Count int
-	// Last is the time of the latest failure (zero when Count is 0).
+	// Last is the time of the latest counted attempt (zero when Count is 0).
 	Last time.Time
 }

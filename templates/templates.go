@@ -37,7 +37,7 @@ func New(dir string) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	for _, name := range []string{"login.html", "error.html", "post.html", "message.html", "portal.html"} {
+	for _, name := range []string{"login.html", "error.html", "post.html", "message.html", "portal.html", "launch.html"} {
 		if t.Lookup(name) == nil {
 			return nil, fmt.Errorf("templates: %s is missing", name)
 		}
@@ -94,6 +94,18 @@ type MessageData struct {
 	LinkText string // message key
 }
 
+// LaunchData is the confirmation page of a launch URL: it names the account
+// the browser is about to be signed in as, and who is signed in now.
+type LaunchData struct {
+	Page
+	CSRF        string
+	Token       string
+	XAccountID  string
+	DisplayName string
+	// SignedInAs is the other customer signed in in this browser, or "".
+	SignedInAs string
+}
+
 // PortalData is the demo portal with the "Open Huawei Cloud console" button.
 type PortalData struct {
 	Page
@@ -113,6 +125,9 @@ func (r *Renderer) PostForm(w io.Writer, d PostData) error {
 }
 func (r *Renderer) Message(w io.Writer, d MessageData) error {
 	return r.t.ExecuteTemplate(w, "message.html", d)
+}
+func (r *Renderer) Launch(w io.Writer, d LaunchData) error {
+	return r.t.ExecuteTemplate(w, "launch.html", d)
 }
 func (r *Renderer) Portal(w io.Writer, d PortalData) error {
 	return r.t.ExecuteTemplate(w, "portal.html", d)

@@ -29,6 +29,22 @@ func (d *DB) CreateLaunchToken(ctx context.Context, t storage.LaunchToken) error
 	return nil
 }
 
+// GetLaunchToken implements storage.Storage.
+func (d *DB) GetLaunchToken(ctx context.Context, hash string, now time.Time) (storage.LaunchToken, error) {
+	t := storage.LaunchToken{Hash: hash}
+	err := d.pool.QueryRow(ctx, `SELECT x_account_id, site, service, expires_at, created_at
+		FROM launch_tokens WHERE hash = $1 AND expires_at > $2`, hash, toDB(now)).
+		Scan(&t.XAccountID, &t.Site, &t.Service, &t.Expires, &t.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.LaunchToken{}, fmt.Errorf("%w: launch token (unknown, used or expired)", storage.ErrNotFound)
+	}
+	if err != nil {
+		return storage.LaunchToken{}, fmt.Errorf("postgres: get launch token: %w", err)
+	}
+	t.Expires, t.Created = t.Expires.UTC(), t.Created.UTC()
+	return t, nil
+}
+
 // ConsumeLaunchToken implements storage.Storage: one DELETE ... RETURNING.
 // A concurrent DELETE of the same row waits for the first to commit, then
 // finds the row gone, so a token is handed out at most once.

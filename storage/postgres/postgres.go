@@ -338,16 +338,52 @@ func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, er
 // before time.Now() is replaced; one statement, so concurrent inserts of the
 // same ID are serialised by the primary key.
 func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error {
-	tag, err := d.pool.Exec(ctx, `INSERT INTO replay_cache (issuer, request_id, expires_at)
-		VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE replay_cache.expires_at <= $4`,
-		issuer, id, toDB(expires), toDB(time.Now()))
+	tag, err := d.pool.Exec(ctx, insertRequestID, issuer, id, toDB(expires), toDB(time.Now()))
 	if err != nil {
 		return fmt.Errorf("postgres: insert request ID %q: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, id, issuer)
+	}
+	return nil
+}
+
+// insertRequestID is the replay-cache insert: an entry that expired at or
+// before $4 is replaced; a live one is left alone (no row affected).
+const insertRequestID = `INSERT INTO replay_cache (issuer, request_id, expires_at)
+	VALUES ($1, $2, $3)
+	ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
+	WHERE replay_cache.expires_at <= $4`
+
+const insertAudit = `INSERT INTO audit_log
+	(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+func auditArgs(e storage.AuditEvent) []any {
+	return []any{toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID, e.ClientAddr, e.Outcome, e.Detail}
+}
+
+// RecordResponse implements storage.Storage in one transaction.
+func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit storage.AuditEvent) error {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: record response: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if req != nil {
+		tag, err := tx.Exec(ctx, insertRequestID, req.Issuer, req.ID, toDB(req.Expires), toDB(audit.Time))
+		if err != nil {
+			return fmt.Errorf("postgres: record response: request ID %q: %w", req.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, req.ID, req.Issuer)
+		}
+	}
+	if _, err := tx.Exec(ctx, insertAudit, auditArgs(audit)...); err != nil {
+		return fmt.Errorf("postgres: record response: audit: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: record response: commit: %w", err)
 	}
 	return nil
 }
@@ -412,11 +448,7 @@ func (d *DB) Delete(token string) error {
 
 // AppendAudit implements storage.Storage.
 func (d *DB) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO audit_log
-		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID,
-		e.ClientAddr, e.Outcome, e.Detail)
+	_, err := d.pool.Exec(ctx, insertAudit, auditArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("postgres: append audit event: %w", err)
 	}

@@ -28,6 +28,23 @@ func (d *DB) CreateLaunchToken(ctx context.Context, t storage.LaunchToken) error
 	return nil
 }
 
+// GetLaunchToken implements storage.Storage.
+func (d *DB) GetLaunchToken(ctx context.Context, hash string, now time.Time) (storage.LaunchToken, error) {
+	t := storage.LaunchToken{Hash: hash}
+	var expires, created int64
+	err := d.queryRow(ctx, d.read, `SELECT x_account_id, site, service, expires_at, created_at
+		FROM launch_tokens WHERE hash = ? AND expires_at > ?`, hash, toDB(now)).
+		Scan(&t.XAccountID, &t.Site, &t.Service, &expires, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.LaunchToken{}, fmt.Errorf("%w: launch token (unknown, used or expired)", storage.ErrNotFound)
+	}
+	if err != nil {
+		return storage.LaunchToken{}, fmt.Errorf("sqlite: get launch token: %w", err)
+	}
+	t.Expires, t.Created = fromDB(expires), fromDB(created)
+	return t, nil
+}
+
 // ConsumeLaunchToken implements storage.Storage: one DELETE ... RETURNING on
 // the single write connection, so a token is handed out at most once.
 func (d *DB) ConsumeLaunchToken(ctx context.Context, hash string, now time.Time) (storage.LaunchToken, error) {

@@ -452,11 +452,7 @@ func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, er
 // InsertRequestID implements storage.Storage. An entry that expired at or
 // before time.Now() is replaced.
 func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires time.Time) error {
-	res, err := d.exec(ctx, `INSERT INTO replay_cache (issuer, request_id, expires_at)
-		VALUES (?, ?, ?)
-		ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE replay_cache.expires_at <= ?`,
-		issuer, id, toDB(expires), toDB(time.Now()))
+	res, err := d.exec(ctx, insertRequestID, issuer, id, toDB(expires), toDB(time.Now()))
 	if err != nil {
 		return fmt.Errorf("sqlite: insert request ID %q: %w", id, err)
 	}
@@ -466,6 +462,55 @@ func (d *DB) InsertRequestID(ctx context.Context, issuer, id string, expires tim
 	}
 	if n == 0 {
 		return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, id, issuer)
+	}
+	return nil
+}
+
+// insertRequestID is the replay-cache insert: an entry that expired at or
+// before the last argument is replaced; a live one is left alone (no row
+// affected).
+const insertRequestID = `INSERT INTO replay_cache (issuer, request_id, expires_at)
+	VALUES (?, ?, ?)
+	ON CONFLICT (issuer, request_id) DO UPDATE SET expires_at = excluded.expires_at
+	WHERE replay_cache.expires_at <= ?`
+
+const insertAudit = `INSERT INTO audit_log
+	(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func auditArgs(e storage.AuditEvent) []any {
+	return []any{toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID, e.ClientAddr, e.Outcome, e.Detail}
+}
+
+// RecordResponse implements storage.Storage in one transaction on the
+// write connection.
+func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit storage.AuditEvent) error {
+	sts, err := d.writeStmts(ctx, insertRequestID, insertAudit)
+	if err != nil {
+		return fmt.Errorf("sqlite: record response: %w", err)
+	}
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: record response: %w", err)
+	}
+	defer tx.Rollback()
+	if req != nil {
+		res, err := tx.StmtContext(ctx, sts[0]).ExecContext(ctx, req.Issuer, req.ID, toDB(req.Expires), toDB(audit.Time))
+		if err != nil {
+			return fmt.Errorf("sqlite: record response: request ID %q: %w", req.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return fmt.Errorf("sqlite: record response: request ID %q: %w", req.ID, err)
+			}
+			return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, req.ID, req.Issuer)
+		}
+	}
+	if _, err := tx.StmtContext(ctx, sts[1]).ExecContext(ctx, auditArgs(audit)...); err != nil {
+		return fmt.Errorf("sqlite: record response: audit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: record response: commit: %w", err)
 	}
 	return nil
 }
@@ -530,11 +575,7 @@ func (d *DB) Delete(token string) error {
 
 // AppendAudit implements storage.Storage.
 func (d *DB) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	_, err := d.exec(ctx, `INSERT INTO audit_log
-		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		toDB(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID,
-		e.ClientAddr, e.Outcome, e.Detail)
+	_, err := d.exec(ctx, insertAudit, auditArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event: %w", err)
 	}
@@ -675,6 +716,22 @@ func (d *DB) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, err
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
+}
+
+// writeStmts returns the cached statements for qs on the write connection,
+// for use inside a transaction with tx.StmtContext. Call it before BeginTx:
+// the write pool has one connection, which the transaction then holds, so
+// preparing inside it would wait for itself.
+func (d *DB) writeStmts(ctx context.Context, qs ...string) ([]*sql.Stmt, error) {
+	sts := make([]*sql.Stmt, len(qs))
+	for i, q := range qs {
+		st, err := d.prepared(ctx, d.write, q)
+		if err != nil {
+			return nil, err
+		}
+		sts[i] = st
+	}
+	return sts, nil
 }
 
 // exec runs a write statement through the statement cache.

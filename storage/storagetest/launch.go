@@ -142,3 +142,28 @@ func testLaunchTokenGarbageCollect(t *testing.T, s storage.Storage) {
 		t.Errorf("GarbageCollect(future) = %+v, %v; want 1 launch token", got, err)
 	}
 }
+
+// GetLaunchToken reads without spending: the token can still be consumed.
+func testLaunchTokenGet(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	mustCreate(t, s, customer("acc-1", ""))
+	exp := time.Now().Add(time.Minute)
+	lt := launchToken("tok", "acc-1", exp)
+	lt.Service = "https://console.huaweicloud.com/ecs/"
+	mustCreateLaunchToken(t, s, lt)
+	for range 2 {
+		got, err := s.GetLaunchToken(ctx, lt.Hash, time.Now())
+		if err != nil || got.XAccountID != "acc-1" || got.Site != lt.Site || got.Service != lt.Service || !got.Expires.Equal(lt.Expires.Truncate(time.Microsecond)) {
+			t.Fatalf("GetLaunchToken = %+v, %v", got, err)
+		}
+	}
+	_, err := s.GetLaunchToken(ctx, lt.Hash, exp)
+	wantErr(t, "GetLaunchToken(expired)", err, storage.ErrNotFound)
+	_, err = s.GetLaunchToken(ctx, "unknown", time.Now())
+	wantErr(t, "GetLaunchToken(unknown)", err, storage.ErrNotFound)
+	if _, err := s.ConsumeLaunchToken(ctx, lt.Hash, time.Now()); err != nil {
+		t.Fatalf("ConsumeLaunchToken after GetLaunchToken: %v", err)
+	}
+	_, err = s.GetLaunchToken(ctx, lt.Hash, time.Now())
+	wantErr(t, "GetLaunchToken(consumed)", err, storage.ErrNotFound)
+}

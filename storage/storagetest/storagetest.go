@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"LoginFailuresReset", testLoginFailuresReset},
 		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
 		{"LoginFailuresGarbageCollect", testLoginFailuresGarbageCollect},
+		{"LoginReserveBurst", testLoginReserveBurst},
+		{"LoginReserveRefused", testLoginReserveRefused},
+		{"LoginRefund", testLoginRefund},
+		{"Secret", testSecret},
+		{"RecordResponse", testRecordResponse},
+		{"LaunchTokenGet", testLaunchTokenGet},
 		{"LaunchTokenConsume", testLaunchTokenConsume},
 		{"LaunchTokenUnknown", testLaunchTokenUnknown},
 		{"LaunchTokenUnknownCustomer", testLaunchTokenUnknownCustomer},
@@ -565,6 +572,40 @@ func testReplayCacheExpired(t *testing.T, s storage.Storage) {
 	}
 	// ... and the replacement is in force.
 	wantErr(t, "InsertRequestID(replay)", s.InsertRequestID(ctx, "sp1", "id-1", time.Now().Add(time.Hour)), storage.ErrAlreadyExists)
+}
+
+// RecordResponse: the replay entry and the audit row commit together, or
+// neither does.
+func testRecordResponse(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	at := now()
+	ev := func(assertion string) storage.AuditEvent {
+		return storage.AuditEvent{Time: at, Kind: "response", XAccountID: "acc-1", Site: "cn", RequestID: "id-1",
+			AssertionID: assertion, Outcome: "issued"}
+	}
+	req := &storage.RequestID{Issuer: "sp1", ID: "id-1", Expires: at.Add(time.Hour)}
+	if err := s.RecordResponse(ctx, req, ev("a-1")); err != nil {
+		t.Fatalf("RecordResponse: %v", err)
+	}
+	// The same request again: refused, and its audit row is not written.
+	wantErr(t, "RecordResponse(replay)", s.RecordResponse(ctx, req, ev("a-2")), storage.ErrAlreadyExists)
+	// The entry is in the replay cache InsertRequestID uses.
+	wantErr(t, "InsertRequestID(after RecordResponse)", s.InsertRequestID(ctx, "sp1", "id-1", at.Add(time.Hour)), storage.ErrAlreadyExists)
+	// Without a request (the ID was cached when the login began): audit only.
+	if err := s.RecordResponse(ctx, nil, ev("a-3")); err != nil {
+		t.Fatalf("RecordResponse(no request): %v", err)
+	}
+	got, err := s.ListAudit(ctx, storage.AuditFilter{XAccountID: "acc-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range got {
+		ids = append(ids, e.AssertionID)
+	}
+	if strings.Join(ids, ",") != "a-1,a-3" {
+		t.Errorf("audit rows = %v, want a-1,a-3 (the refused one unwritten)", ids)
+	}
 }
 
 // Sessions.
