@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -375,10 +376,16 @@ func TestLaunchURLSignsInOnce(t *testing.T) {
 		t.Fatal("sanity: a made-up hash was found")
 	}
 
-	// A fresh browser follows the URL: /launch -> /console -> mock IAM login
-	// -> IdP SSO -> the auto-POST page, without any password.
+	// A fresh browser follows the URL: a page names the account; its
+	// Continue button (POST /launch) -> /console -> mock IAM login -> IdP
+	// SSO -> the auto-POST page, without any password.
 	b := newBrowser(t)
-	post := b.get(launch)
+	confirm := b.get(launch)
+	if confirm.Status != 200 || !strings.Contains(confirm.Body, `id="launch-account"`) || !strings.Contains(confirm.Body, env.Username) ||
+		strings.Contains(confirm.Body, `name="password"`) {
+		t.Fatalf("launch confirmation page: %d\n%s", confirm.Status, confirm.Body)
+	}
+	post := b.submit(confirm, confirm.form(t, "/launch"))
 	if strings.Contains(post.Body, `name="password"`) {
 		t.Fatal("the launch URL led to the password form")
 	}
@@ -388,10 +395,14 @@ func TestLaunchURLSignsInOnce(t *testing.T) {
 		t.Fatalf("mock IAM after the Response: %d", console.Status)
 	}
 
-	// The token works once.
+	// The token works once: the page is refused, and so is a second POST of
+	// the confirmation form.
 	again := newBrowser(t).get(launch)
 	if again.Status != 400 || !strings.Contains(again.Body, "launch.invalid") || strings.Contains(again.Body, "SAMLResponse") {
 		t.Fatalf("second use: %d\n%s", again.Status, again.Body)
+	}
+	if p := b.submit(confirm, confirm.form(t, "/launch")); p.Status != 400 || !strings.Contains(p.Body, "launch.invalid") {
+		t.Fatalf("second POST of the confirmation: %d", p.Status)
 	}
 	if got := strings.Join(auditKinds(t, env, env.Username), ","); got != "api:launch.mint,launch:,response:" {
 		t.Errorf("audit = %s", got)
@@ -415,8 +426,108 @@ func TestLaunchURLSignsInOnce(t *testing.T) {
 	if resp.StatusCode != 405 {
 		t.Errorf("HEAD /launch: %d, want 405", resp.StatusCode)
 	}
-	if p := newBrowser(t).get(launch2); p.Status != 200 {
-		t.Errorf("launch after HEAD: %d, want the auto-POST page", p.Status)
+	if p := newBrowser(t).get(launch2); p.Status != 200 || !strings.Contains(p.Body, `id="launch-continue"`) {
+		t.Errorf("launch after HEAD: %d, want the confirmation page", p.Status)
+	}
+}
+
+// GET /launch never signs in and never spends the token (docs/threat-model.md
+// "Browser-facing pages": no silent identity switch): a launch URL that an
+// attacker minted for their own account and makes a victim's browser open
+// shows a page naming the attacker's account, and the victim stays who they
+// were until they press Continue, which a cross-site page cannot do for them.
+func TestLaunchURLNeverSignsInWithoutConfirmation(t *testing.T) {
+	env := startAPIDemo(t, testAPIKey)
+	wantAPI(t, "create attacker", apiCall(t, env, testAPIKey, "PUT", "/api/v1/customers/attacker-1",
+		map[string]any{"display_name": "Mallory Ltd"}), 201, "")
+	launch := mintLaunch(t, env, map[string]any{"xaccount_id": "attacker-1", "site": "cn"})
+
+	// The victim is signed in as themselves.
+	victim := newBrowser(t)
+	login := victim.get(env.IdPURL + "/login")
+	f := login.form(t, "/login")
+	f.Fields.Set("username", env.Username)
+	f.Fields.Set("password", env.Password)
+	victim.submit(login, f)
+	victimSession := sessionCookie(t, victim, env)
+
+	page := victim.get(launch)
+	if page.Status != 200 || !strings.Contains(page.Body, "Mallory Ltd") || !strings.Contains(page.Body, "attacker-1") ||
+		!strings.Contains(page.Body, `id="launch-other"`) || !strings.Contains(page.Body, env.Username) {
+		t.Fatalf("the page must name the launched account and the one signed in: %d\n%s", page.Status, page.Body)
+	}
+	if page.Header.Get("Referrer-Policy") != "no-referrer" || page.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("confirmation headers: Referrer-Policy %q, Cache-Control %q", page.Header.Get("Referrer-Policy"), page.Header.Get("Cache-Control"))
+	}
+	if got := sessionCookie(t, victim, env); got != victimSession {
+		t.Error("GET /launch changed the session")
+	}
+	// Still the victim: the console link is built for them, and the token is unspent.
+	if resp := victim.noRedirect(env.IdPURL + "/console?site=cn"); resp.StatusCode != 302 {
+		t.Fatalf("console after GET /launch: %d", resp.StatusCode)
+	}
+	if kinds := auditKinds(t, env, "attacker-1"); strings.Contains(strings.Join(kinds, ","), "launch:") {
+		t.Errorf("GET /launch wrote %v", kinds)
+	}
+
+	// A cross-site page cannot press Continue: without the CSRF cookie's
+	// token, or from another origin, the POST is refused and spends nothing.
+	token := mustURL(launch).Query().Get("token")
+	for name, tt := range map[string]struct {
+		form   url.Values
+		origin string
+		reason string
+	}{
+		"no CSRF token":    {url.Values{"token": {token}}, env.IdPURL, "launch.csrf"},
+		"wrong CSRF token": {url.Values{"token": {token}, "csrf_token": {"forged"}}, env.IdPURL, "launch.csrf"},
+		"other origin":     {url.Values{"token": {token}, "csrf_token": {page.form(t, "/launch").Fields.Get("csrf_token")}}, "https://evil.example", "launch.origin"},
+	} {
+		req, _ := http.NewRequest("POST", env.IdPURL+"/launch", strings.NewReader(tt.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", tt.origin)
+		p := victim.do(req)
+		if p.Status != 403 || !strings.Contains(p.Body, tt.reason) {
+			t.Errorf("%s: %d, want 403 %s", name, p.Status, tt.reason)
+		}
+	}
+	if got := sessionCookie(t, victim, env); got != victimSession {
+		t.Error("a refused POST /launch changed the session")
+	}
+	// The person presses Continue: now, and only now, the browser switches.
+	post := victim.submit(page, page.form(t, "/launch"))
+	if after := sessionCookie(t, victim, env); after == "" || after == victimSession {
+		t.Errorf("Continue kept the session ID %q", after)
+	}
+	f2 := post.form(t, "/authui/saml/SAMLAssertionConsumer")
+	xml, _ := base64.StdEncoding.DecodeString(f2.Fields.Get("SAMLResponse"))
+	if !strings.Contains(string(xml), ">attacker-1<") {
+		t.Errorf("after Continue the assertion is not for the launched account:\n%s", xml)
+	}
+}
+
+// A browser already signed in as the launched customer skips the page.
+func TestLaunchURLSkipsPageForSameCustomer(t *testing.T) {
+	env := startAPIDemo(t, testAPIKey)
+	b := newBrowser(t)
+	login := b.get(env.IdPURL + "/login")
+	f := login.form(t, "/login")
+	f.Fields.Set("username", env.Username)
+	f.Fields.Set("password", env.Password)
+	b.submit(login, f)
+	before := sessionCookie(t, b, env)
+	resp := b.noRedirect(mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn"}))
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/console?") {
+		t.Fatalf("launch for the signed-in customer: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if sessionCookie(t, b, env) != before {
+		t.Error("the session changed although the customer did not")
+	}
+	events, err := env.IdP.Store.ListAudit(context.Background(), storage.AuditFilter{XAccountID: env.Username})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Kind != "launch" || last.Outcome != "continued" {
+		t.Errorf("last audit row = %s/%s, want launch/continued", last.Kind, last.Outcome)
 	}
 }
 
@@ -425,9 +536,19 @@ func TestLaunchURLRedirectAndService(t *testing.T) {
 	service := env.IAMURL + "/console/ecs"
 	launch := mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn", "service": service})
 	b := newBrowser(t)
-	b.get(env.IdPURL + "/login") // an anonymous session exists before the launch
+	confirm := b.get(launch)
 	before := sessionCookie(t, b, env)
-	resp := b.noRedirect(launch)
+	cf := confirm.form(t, "/launch")
+	req, _ := http.NewRequest("POST", env.IdPURL+"/launch", strings.NewReader(cf.Fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", env.IdPURL)
+	nc := *b.client
+	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := nc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if after := sessionCookie(t, b, env); after == "" || after == before {
 		t.Errorf("the launch kept the session ID %q: session fixation", before)
 	}
@@ -469,7 +590,11 @@ func TestLaunchURLReplacesAnotherCustomersSession(t *testing.T) {
 	f.Fields.Set("password", "other password 123")
 	b.submit(login, f)
 
-	post := b.get(mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn"}))
+	confirm := b.get(mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn"}))
+	if !strings.Contains(confirm.Body, `id="launch-other"`) || !strings.Contains(confirm.Body, "other-1") {
+		t.Fatalf("the confirmation page does not say who is signed in:\n%s", confirm.Body)
+	}
+	post := b.submit(confirm, confirm.form(t, "/launch"))
 	samlResponse(t, env, post) // checks xAccountId is the launched customer, not other-1
 }
 
