@@ -41,6 +41,12 @@ type DB struct {
 	ckpt          *sql.DB
 	stop, stopped chan struct{}
 	stopOnce      sync.Once
+	// wake tells the checkpointer that a write committed; walPath is the
+	// write-ahead log it watches and walLimit the size that triggers a
+	// TRUNCATE checkpoint.
+	wake     chan struct{}
+	walPath  string
+	walLimit int64
 	// stmts caches prepared statements by pool and query text: preparing
 	// (compiling) an SQLite statement costs about as much as running the
 	// small statements of the SSO path.
@@ -52,6 +58,16 @@ type DB struct {
 // in-memory database, gone at Close). The directory of a file path must
 // exist.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, defaultWALLimit)
+}
+
+// defaultWALLimit is the write-ahead log size past which the checkpointer
+// runs a TRUNCATE checkpoint. A few MiB keep the log, and the time readers
+// spend searching it, small; the checkpoint that resets it pauses writers
+// for about as long as copying that much takes.
+const defaultWALLimit = 16 << 20
+
+func open(ctx context.Context, path string, walLimit int64) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -83,7 +99,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// No automatic checkpoints on commit: a checkpoint fsyncs, and on the
 		// writer's connection it would stall the SSO that happened to cross
 		// the threshold. A background connection checkpoints instead.
-		writePragmas = append(writePragmas[:len(common):len(common)], "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)")
+		// journal_size_limit also truncates the log whenever a writer
+		// restarts it after a complete PASSIVE checkpoint.
+		writePragmas = append(writePragmas[:len(common):len(common)], "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)",
+			fmt.Sprintf("journal_size_limit(%d)", walLimit))
 	}
 	write, err := sql.Open("sqlite", dsn(path, writePragmas, "immediate"))
 	if err != nil {
@@ -123,6 +142,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 		ckpt.SetMaxOpenConns(1)
 		d.ckpt, d.stop, d.stopped = ckpt, make(chan struct{}), make(chan struct{})
+		d.wake, d.walPath, d.walLimit = make(chan struct{}, 1), path+"-wal", walLimit
 		go d.checkpoints()
 	}
 	return d, nil
@@ -131,8 +151,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // checkpointEvery is how often the WAL is copied back into the database.
 const checkpointEvery = 2 * time.Second
 
-// checkpoints runs PASSIVE checkpoints (they never block readers or the
-// writer) on their own connection until Close.
+// checkpoints keeps the write-ahead log bounded under any write rate, on
+// its own connection until Close. Every checkpointEvery it runs a PASSIVE
+// checkpoint, which never blocks readers or the writer; but while readers
+// keep arriving, a PASSIVE checkpoint can never let the log restart from
+// its beginning, and the log grows for as long as writes go on. So after
+// every commit (wrote) it also looks at the log's size, and past walLimit
+// it runs a TRUNCATE checkpoint: that waits for the current readers and
+// holds off writers (busy_timeout) until the log is copied back and cut to
+// zero bytes. Writers pause for that long, once per walLimit of writes.
 func (d *DB) checkpoints() {
 	defer close(d.stopped)
 	t := time.NewTicker(checkpointEvery)
@@ -142,9 +169,44 @@ func (d *DB) checkpoints() {
 		case <-d.stop:
 			return
 		case <-t.C:
-			d.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			if !d.truncateIfLarge() {
+				d.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		case <-d.wake:
+			d.truncateIfLarge()
 		}
 	}
+}
+
+// truncateIfLarge runs a TRUNCATE checkpoint when the log is past walLimit.
+func (d *DB) truncateIfLarge() bool {
+	fi, err := os.Stat(d.walPath)
+	if err != nil || fi.Size() <= d.walLimit {
+		return false
+	}
+	// On the write connection: the writes of this process queue behind the
+	// checkpoint instead of starving it of the write lock, so it waits only
+	// for the readers of an older snapshot, which are short.
+	d.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return true
+}
+
+// wrote tells the checkpointer that a write committed (it never blocks).
+func (d *DB) wrote() {
+	if d.wake == nil {
+		return
+	}
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// commit commits tx and tells the checkpointer.
+func (d *DB) commit(tx *sql.Tx) error {
+	err := tx.Commit()
+	d.wrote()
+	return err
 }
 
 func dsn(path string, pragmas []string, txlock string) string {
@@ -203,7 +265,7 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("record %s: %w", m.Name, err)
 		}
 	}
-	return tx.Commit()
+	return d.commit(tx)
 }
 
 // toDB and fromDB convert between time.Time and unix microseconds (UTC).
@@ -330,7 +392,7 @@ func (d *DB) UpdateCustomer(ctx context.Context, xAccountID string, fn func(stor
 	if err != nil {
 		return fmt.Errorf("sqlite: update customer %q: %w", xAccountID, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return fmt.Errorf("sqlite: update customer %q: commit: %w", xAccountID, err)
 	}
 	return nil
@@ -441,7 +503,7 @@ func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, er
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return false, fmt.Errorf("sqlite: record bind event %s: commit: %w", e.DocumentHash, err)
 	}
 	return true, nil
@@ -509,7 +571,7 @@ func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit s
 	if _, err := tx.StmtContext(ctx, sts[1]).ExecContext(ctx, auditArgs(audit)...); err != nil {
 		return fmt.Errorf("sqlite: record response: audit: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return fmt.Errorf("sqlite: record response: commit: %w", err)
 	}
 	return nil
@@ -658,7 +720,7 @@ func (d *DB) GarbageCollect(ctx context.Context, now time.Time) (storage.GCResul
 	if r.LaunchTokens, err = gcLaunchTokens(ctx, tx, now); err != nil {
 		return r, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return storage.GCResult{}, fmt.Errorf("sqlite: garbage collect: commit: %w", err)
 	}
 	return r, nil
@@ -740,7 +802,9 @@ func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, args...)
+	d.wrote()
+	return res, err
 }
 
 // queryRow runs a single-row query on db through the statement cache.

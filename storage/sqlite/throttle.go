@@ -50,7 +50,7 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, keys []string, now time.Ti
 			return nil, false, fmt.Errorf("sqlite: reserve login attempt: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return nil, false, fmt.Errorf("sqlite: reserve login attempt: commit: %w", err)
 	}
 	return states, true, nil
