@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	xrv "github.com/mattermost/xml-roundtrip-validator"
+	"hcidp/internal/xmlguard"
 )
 
 // AuthnRequest is samlp:AuthnRequest (SAML core §3.4.1), reduced to what the
@@ -82,92 +82,21 @@ func inflateRequest(encoded string) ([]byte, *Refusal) {
 	return out, nil
 }
 
-// prescanXML walks the tokens before anything is unmarshalled (SECURITY.md
-// step 6): no DOCTYPE or other directive, no processing instruction but the
-// leading XML declaration, bounded depth and element count, no attribute
-// name twice on one element, no direct child of the root twice (the
-// AuthnRequest schema allows each child once; encoding/xml would silently
-// keep the last). Then the round-trip validator.
+// requestLimits bound an inflated AuthnRequest: Huawei's has 3 elements
+// at depth 2.
+var requestLimits = xmlguard.Limits{MaxBytes: maxInflatedRequest, MaxDepth: maxXMLDepth, MaxElements: maxXMLElements,
+	UniqueRootChildren: true, UniqueAttributeLocalNames: true}
+
+// prescanXML runs the untrusted-XML guard before anything is unmarshalled
+// (docs/threat-model.md "Order of checks at the SSO endpoint", step 6).
 func prescanXML(doc []byte) *Refusal {
-	if !validXMLText(string(doc)) {
-		return refuse(400, "xml.charset", "the XML is not valid UTF-8 or holds forbidden characters")
-	}
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	d.Strict = true
-	depth, elements, tokens := 0, 0, 0
-	rootChildren := map[xml.Name]bool{}
-	// RawToken checks neither that end tags match nor that there is one
-	// root: keep the open elements to refuse both, and names that are not
-	// QNames (":a", "a:"), which namespace-aware parsers read differently.
-	var open []xml.Name
-	rootClosed := false
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			break
+	if err := xmlguard.Check(doc, requestLimits); err != nil {
+		reason := "xml.malformed"
+		var ge *xmlguard.Error
+		if errors.As(err, &ge) {
+			reason = ge.Reason
 		}
-		if err != nil {
-			return refuse(400, "xml.malformed", "malformed XML: "+err.Error())
-		}
-		tokens++
-		switch t := tok.(type) {
-		case xml.Directive:
-			return refuse(400, "xml.doctype", "the XML carries a DOCTYPE or other directive")
-		case xml.ProcInst:
-			if t.Target != "xml" || tokens != 1 {
-				return refuse(400, "xml.procinst", "the XML carries a processing instruction")
-			}
-		case xml.StartElement:
-			if rootClosed {
-				return refuse(400, "xml.malformed", "the XML has more than one root element")
-			}
-			if !isQName(t.Name) {
-				return refuse(400, "xml.malformed", "element name "+truncate(t.Name.Space+":"+t.Name.Local, 100)+" is not a QName")
-			}
-			open = append(open, t.Name)
-			depth++
-			elements++
-			if depth > maxXMLDepth || elements > maxXMLElements {
-				return refuse(400, "xml.limits", "the XML is nested too deeply or has too many elements")
-			}
-			seen := make(map[string]bool, len(t.Attr))
-			for _, a := range t.Attr {
-				if !isQName(a.Name) {
-					return refuse(400, "xml.malformed", "attribute name "+truncate(a.Name.Space+":"+a.Name.Local, 100)+" is not a QName")
-				}
-				k := a.Name.Local
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					k = "xmlns:" + k
-				}
-				if seen[k] {
-					return refuse(400, "xml.duplicate_attribute", "attribute "+k+" appears twice on <"+t.Name.Local+">")
-				}
-				seen[k] = true
-			}
-			if depth == 2 {
-				if rootChildren[t.Name] {
-					return refuse(400, "xml.duplicate_element", "element <"+t.Name.Local+"> appears twice")
-				}
-				rootChildren[t.Name] = true
-			}
-		case xml.EndElement:
-			if len(open) == 0 || open[len(open)-1] != t.Name {
-				return refuse(400, "xml.malformed", "end tag </"+truncate(t.Name.Local, 100)+"> does not match its start tag")
-			}
-			open = open[:len(open)-1]
-			rootClosed = len(open) == 0
-			depth--
-		case xml.CharData:
-			if (len(open) == 0) && len(bytes.TrimSpace(t)) > 0 {
-				return refuse(400, "xml.malformed", "the XML has text outside the root element")
-			}
-		}
-	}
-	if elements == 0 || len(open) > 0 {
-		return refuse(400, "xml.malformed", "the XML has no element or an unclosed one")
-	}
-	if err := xrv.Validate(bytes.NewReader(doc)); err != nil {
-		return refuse(400, "xml.roundtrip", "the XML does not survive an encoding/xml round trip: "+err.Error())
+		return refuse(400, reason, "the AuthnRequest is refused: "+err.Error())
 	}
 	return nil
 }
@@ -206,13 +135,6 @@ func parseAuthnRequest(doc []byte) (*AuthnRequest, *Refusal) {
 		}
 	}
 	return &req, nil
-}
-
-// isQName reports whether a raw token name was written as a QName: a local
-// name, optionally after one non-empty prefix (RawToken leaves a name with a
-// leading or trailing colon whole in Local).
-func isQName(n xml.Name) bool {
-	return n.Local != "" && !strings.Contains(n.Local, ":")
 }
 
 func xsBool(s string) bool { return s == "true" || s == "1" }

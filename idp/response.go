@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hcidp/internal/xmlguard"
 	"io"
 	"sync"
 	"time"
@@ -104,7 +105,7 @@ func NewSigner(key *rsa.PrivateKey, cert *x509.Certificate, entityID string, sig
 	if !ok || !pub.Equal(&key.PublicKey) {
 		return nil, errors.New("signer: the certificate does not belong to the private key")
 	}
-	if !validXMLText(entityID) || entityID == "" {
+	if !xmlguard.ValidString(entityID) || entityID == "" {
 		return nil, errors.New("signer: invalid entity ID")
 	}
 	key.Precompute()
@@ -187,7 +188,7 @@ func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 // (SECURITY.md: well-formed but unsupported requests get one, never an assertion).
 func (s *Signer) ErrorResponse(p *ErrorParams) ([]byte, error) {
 	for _, v := range []string{p.ResponseID, p.Destination, p.InResponseTo, p.StatusCode, p.SubStatus, p.Message} {
-		if !validXMLText(v) {
+		if !xmlguard.ValidString(v) {
 			return nil, errInvalidXMLChar
 		}
 	}
@@ -371,12 +372,12 @@ func (p *ResponseParams) validate() error {
 		if v == "" {
 			return errors.New("response: ID, AssertionID, Destination, InResponseTo, SPEntityID, NameID and SessionIndex are required")
 		}
-		if !validXMLText(v) {
+		if !xmlguard.ValidString(v) {
 			return errInvalidXMLChar
 		}
 	}
 	for _, a := range p.Attributes {
-		if !validXMLText(a.Name) || !validXMLText(a.Value) || a.Name == "" {
+		if !xmlguard.ValidString(a.Name) || !xmlguard.ValidString(a.Value) || a.Name == "" {
 			return fmt.Errorf("response: attribute %q: %w", a.Name, errInvalidXMLChar)
 		}
 	}

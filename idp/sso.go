@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"hcidp/internal/xmlguard"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -96,7 +97,7 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 		if len(relay.Value) > maxRelayState {
 			return nil, refuse(400, "relaystate.too_long", "RelayState exceeds 1024 bytes")
 		}
-		if hasControl(relay.Value) || !validXMLText(relay.Value) {
+		if hasControl(relay.Value) || !xmlguard.ValidString(relay.Value) {
 			return nil, refuse(400, "relaystate.invalid", "RelayState holds control characters or invalid UTF-8")
 		}
 	}

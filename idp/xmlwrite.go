@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"time"
-	"unicode/utf8"
 )
 
 // This file writes XML directly in its Exclusive XML Canonicalization form
@@ -26,26 +25,6 @@ func samlTime(t time.Time) string {
 }
 
 var errInvalidXMLChar = errors.New("value contains a character not allowed in XML")
-
-// validXMLText reports whether s is valid UTF-8 made only of characters XML 1.0 allows.
-func validXMLText(s string) bool {
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			return false
-		}
-		switch {
-		case r == 0x9 || r == 0xA || r == 0xD:
-		case r >= 0x20 && r <= 0xD7FF:
-		case r >= 0xE000 && r <= 0xFFFD:
-		case r >= 0x10000 && r <= 0x10FFFF:
-		default:
-			return false
-		}
-		i += n
-	}
-	return true
-}
 
 // writeText appends s escaped as canonical character data.
 func writeText(b *bytes.Buffer, s string) {
