@@ -93,6 +93,7 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d]: %w", i, err)
 		}
+		sp.AllowExpiredCertificate = c.AllowExpiredCertificate
 		sps = append(sps, sp)
 	}
 	return sps, nil
@@ -301,10 +302,13 @@ func (in *Instance) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(in.Registry, promhttp.HandlerOpts{Registry: in.Registry})
 }
 
-// opsHandler serves /metrics and, when enabled, pprof on metrics_listen.
+// opsHandler serves, on metrics_listen, /metrics, the readiness with its
+// certificate detail (GET /readyz: the same 200/503 as the public one, which
+// gives the status only) and, when enabled, pprof.
 func (in *Instance) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", in.metricsHandler())
+	mux.Handle("GET /readyz", in.IdP.ReadinessDetail())
 	if in.Config.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
