@@ -9,15 +9,21 @@ import (
 	"hcidp/keys"
 )
 
-// maxFuzzMetadata bounds the documents FuzzLoadSPMetadata parses. LoadSP
-// runs three XML passes (pre-scan, round-trip validator, etree) and often a
-// signature check, about 2.5 ms on Huawei's 10 KiB file, and the fuzzing
-// engine minimises every new interesting input by re-running the target on
-// thousands of shortened copies (up to -fuzzminimizetime, 60 s by default)
-// without counting them as executions. Seeded with that file, the target
-// spent whole runs minimising in encoding/xml at 0 execs/s. Small seeds and
-// this bound keep an execution well under a millisecond; the size limits
-// themselves are tested by TestLoadSPSizeLimit and the built-in file by
+// maxFuzzMetadata bounds the documents FuzzLoadSPMetadata parses.
+//
+// Why the target once ran ~18 inputs and then 0 a second: the fuzzing
+// engine minimises every new interesting input before it goes on, by
+// re-running the target on shortened copies, and the last pass of its
+// minimiser tries every sub-slice (O(n^2) runs). LoadSP makes three XML
+// passes (pre-scan, round-trip validator, etree) and often a signature
+// check, milliseconds on a 10 KiB document, so minimising one input derived
+// from Huawei's file would take hours and stops only at -fuzzminimizetime
+// (60 s by default): the workers spent whole runs in encoding/xml under
+// internal/fuzz.minimizeBytes, counting no executions. scripts/fuzz.sh
+// therefore bounds minimisation (run by hand with -fuzzminimizetime=1s
+// too), and the seeds are a few times smaller and cheaper than Huawei's
+// file, with this bound on what the mutator grows them to. The size limit
+// itself is tested by TestLoadSPSizeLimit, the built-in file by
 // TestLoadSPBuiltinHuaweiCN.
 const maxFuzzMetadata = 4 << 10
 
