@@ -67,20 +67,6 @@ func (sv *spVerifier) verify(v *querySignature) (ok bool, outside *trustedKey) {
 	return false, outside
 }
 
-// hasValidKey reports whether the SP can verify anything at now: a signing
-// key inside its validity period, or the override.
-func (sv *spVerifier) hasValidKey(now time.Time) bool {
-	if sv.allowExpired && len(sv.keys) > 0 {
-		return true
-	}
-	for i := range sv.keys {
-		if sv.keys[i].validAt(now) {
-			return true
-		}
-	}
-	return false
-}
-
 func (t *trust) verifierOf(sp *ServiceProvider) *spVerifier {
 	for i := range t.verifiers {
 		if t.verifiers[i].sp == sp {
