@@ -56,7 +56,9 @@ type Instance struct {
 }
 
 // LoadServiceProviders reads and verifies the SP metadata of every
-// configured site (the built-in copy for cn when no file is given).
+// configured site (the built-in copy for cn when no file is given). Every
+// signing key of a pinned site must be pinned (config.ServiceProvider.KeyPins);
+// an unpinned site loads with a warning naming its keys.
 func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) ([]*idp.ServiceProvider, error) {
 	var sps []*idp.ServiceProvider
 	for i, c := range cfg.ServiceProviders {
@@ -75,8 +77,15 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 			}
 			data = b
 		}
+		pins := c.KeyPins()
 		meta, err := metadata.LoadSP(c.Site, data, metadata.LoadOptions{
-			RequireSignature: c.RequireSignedMetadata, AllowExpired: c.AllowExpiredCertificate, Now: now})
+			RequireSignature: c.RequireSignedMetadata, AllowExpired: c.AllowExpiredCertificate, Now: now, Pins: pins})
+		var unpinned *metadata.UnpinnedKeyError
+		if errors.As(err, &unpinned) {
+			return nil, fmt.Errorf("service_providers[%d] (%s, %s): %w. If Huawei announced this key (compare its fingerprint out of band), "+
+				"accept it with `idp sp fetch --site %s --accept-key %s --config FILE`, or add it to service_providers[%d].signing_key_pins",
+				i, c.Site, source, err, c.Site, unpinned.Unpinned[0], i)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d] (%s, %s): %w", i, c.Site, source, err)
 		}
@@ -88,11 +97,21 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 			if !meta.Signed {
 				log.Warn("SP metadata is not signed", "site", c.Site, "source", source)
 			}
+			if len(pins) == 0 {
+				var keys []string
+				for _, cert := range meta.SigningCerts {
+					keys = append(keys, metadata.KeyPin(cert))
+				}
+				log.Warn("SP signing key not pinned: the metadata's signature proves integrity, not origin; "+
+					"check the key with Huawei and pin it (`idp sp show` prints the YAML)",
+					"site", c.Site, "key", fmt.Sprintf("service_providers[%d].signing_key_pins", i), "keys", keys)
+			}
 		}
 		sp, err := idp.NewServiceProvider(c.Site, meta, c.AuthURL, c.ConsoleURL)
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d]: %w", i, err)
 		}
+		sp.AllowExpiredCertificate = c.AllowExpiredCertificate
 		sps = append(sps, sp)
 	}
 	return sps, nil
@@ -247,7 +266,10 @@ func (in *Instance) loadTLS() error {
 }
 
 // Reload re-reads the SP metadata, the signing keys (a rollover) and the TLS
-// certificate (SIGHUP). On any error the running configuration is kept.
+// certificate (SIGHUP), and the service_providers section of the
+// configuration file (metadata files, key pins, overrides: what `idp sp
+// fetch --accept-key` writes); other keys take effect at a restart. On any
+// error the running configuration is kept.
 func (in *Instance) Reload() error {
 	in.reloadMu.Lock()
 	defer in.reloadMu.Unlock()
@@ -256,7 +278,13 @@ func (in *Instance) Reload() error {
 	if err != nil {
 		return err
 	}
-	sps, err := LoadServiceProviders(in.Config, now, in.Log)
+	spCfg := in.Config
+	if f := in.Config.File(); f != "" {
+		if spCfg, err = config.Load(f); err != nil {
+			return err
+		}
+	}
+	sps, err := LoadServiceProviders(spCfg, now, in.Log)
 	if err != nil {
 		return err
 	}
@@ -267,6 +295,7 @@ func (in *Instance) Reload() error {
 		return err
 	}
 	in.Cert, in.SPs = sg.Cert, sps
+	in.Config.ServiceProviders = spCfg.ServiceProviders
 	in.recordCertificates(sg, sps)
 	in.Log.Info("reloaded SP metadata, keys and TLS certificate", "sites", len(sps), "next_certificate", sg.Next != nil)
 	return nil
@@ -301,10 +330,13 @@ func (in *Instance) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(in.Registry, promhttp.HandlerOpts{Registry: in.Registry})
 }
 
-// opsHandler serves /metrics and, when enabled, pprof on metrics_listen.
+// opsHandler serves, on metrics_listen, /metrics, the readiness with its
+// certificate detail (GET /readyz: the same 200/503 as the public one, which
+// gives the status only) and, when enabled, pprof.
 func (in *Instance) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", in.metricsHandler())
+	mux.Handle("GET /readyz", in.IdP.ReadinessDetail())
 	if in.Config.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

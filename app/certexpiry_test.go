@@ -15,6 +15,7 @@ import (
 
 	"hcidp/config"
 	"hcidp/keys"
+	"hcidp/metadata"
 	"hcidp/mockiam"
 )
 
@@ -46,7 +47,8 @@ service_providers:
     metadata_file: sp.xml
     require_signed_metadata: true
     allow_expired_certificate: %t
-`, allowExpired), dir)
+    signing_key_pins: [%q]
+`, allowExpired, metadata.KeyPin(cert)), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

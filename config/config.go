@@ -84,6 +84,8 @@ type Config struct {
 	// dir is the directory of the configuration file; relative paths in the
 	// file are resolved against it.
 	dir string
+	// file is the configuration file Load read, if any.
+	file string
 	// apiKeySource names where APIKey came from, for error messages.
 	apiKeySource string
 }
@@ -97,8 +99,15 @@ type ServiceProvider struct {
 	MetadataFile string `yaml:"metadata_file"`
 	// RequireSignedMetadata refuses metadata without a signature.
 	RequireSignedMetadata bool `yaml:"require_signed_metadata"`
-	// AllowExpiredCertificate loads metadata whose certificate has expired.
+	// AllowExpiredCertificate loads metadata whose certificate has expired,
+	// and keeps trusting its keys once they expire while running.
 	AllowExpiredCertificate bool `yaml:"allow_expired_certificate"`
+	// SigningKeyPins are the SHA-256 pins ("sha256:<hex>" of the
+	// SubjectPublicKeyInfo, metadata.KeyPin) of the site's signing keys:
+	// metadata with a signing key outside them is refused. None configured
+	// means the built-in metadata's key for cn (KeyPins) and no pinning for
+	// the other sites.
+	SigningKeyPins []string `yaml:"signing_key_pins"`
 	// AuthURL overrides the site's IAM base URL (https://auth.huaweicloud.com);
 	// used to point at the mock IAM in tests and the demo.
 	AuthURL string `yaml:"auth_url"`
@@ -139,7 +148,22 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.file = path
 	return c, nil
+}
+
+// File is the configuration file this Config was loaded from ("" when it
+// was parsed from bytes). A reload (SIGHUP) re-reads its service_providers.
+func (c *Config) File() string { return c.file }
+
+// KeyPins returns the signing-key pins metadata of this site must match:
+// signing_key_pins, or when the operator set none, the pins of the built-in
+// metadata's keys (cn). Nil means the site is not pinned.
+func (sp ServiceProvider) KeyPins() []string {
+	if len(sp.SigningKeyPins) > 0 {
+		return sp.SigningKeyPins
+	}
+	return metadata.BuiltinKeyPins(sp.Site)
 }
 
 // Parse decodes YAML (unknown keys are errors), applies defaults and
@@ -214,6 +238,11 @@ func (c *Config) applyDefaults() {
 		if sp.MetadataFile != "" {
 			sp.MetadataFile = c.Path(sp.MetadataFile)
 		}
+		for j, p := range sp.SigningKeyPins {
+			if canon, err := metadata.ParseKeyPin(p); err == nil {
+				sp.SigningKeyPins[j] = canon
+			}
+		}
 	}
 }
 
@@ -287,6 +316,11 @@ func (c *Config) Validate() error {
 		if sp.ConsoleURL != "" {
 			if err := CheckPublicURL(sp.ConsoleURL); err != nil {
 				bad(key+".console_url", "%v", err)
+			}
+		}
+		for j, p := range sp.SigningKeyPins {
+			if _, err := metadata.ParseKeyPin(p); err != nil {
+				bad(fmt.Sprintf("%s.signing_key_pins[%d]", key, j), "%v", err)
 			}
 		}
 	}

@@ -147,9 +147,10 @@ service_providers:
   - site: cn
     metadata_file: mock-iam-sp-metadata.xml
     require_signed_metadata: true
+    signing_key_pins: [%q]   # the mock IAM's key, not Huawei's
     auth_url: %q
     console_url: %q
-`, idpLn.Addr().String(), idpURL, bpID, xAccountType, iamURL, iamURL+"/console")
+`, idpLn.Addr().String(), idpURL, bpID, xAccountType, metadata.KeyPin(iamCert), iamURL, iamURL+"/console")
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
 		closeAll()
 		return nil, err

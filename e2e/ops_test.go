@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -73,38 +74,65 @@ func TestMetricsMove(t *testing.T) {
 	}
 }
 
+// TestReadyz: the public /readyz gives the status and the failing checks
+// only; the metrics listener's /readyz adds the certificate detail; both
+// answer 503 when the database is gone.
 func TestReadyz(t *testing.T) {
-	env := startDemo(t, 2048)
-	resp, err := http.Get(env.IdPURL + "/readyz")
+	opsAddr := freePort(t)
+	env, err := demo.Start(context.Background(), demo.Options{
+		DataDir: t.TempDir(), IdPAddr: "127.0.0.1:0", IAMAddr: "127.0.0.1:0", IAMKeyBits: 2048,
+		Password: "correct horse battery", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: func(c *config.Config) { c.MetricsListen = opsAddr },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { env.Close() })
+	get := func(u string) (int, string) {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		for range 50 { // the metrics listener starts with Serve
+			if resp, err = http.Get(u); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get(env.IdPURL + "/readyz")
+	if code != 200 || strings.TrimSpace(body) != `{"ready":true,"failing":[]}` {
+		t.Fatalf("public readyz: %d %s", code, body)
+	}
+	code, body = get("http://" + opsAddr + "/readyz")
 	var r struct {
 		Ready          bool              `json:"ready"`
 		Checks         map[string]string `json:"checks"`
 		SPCertificates []struct {
 			Site     string `json:"site"`
+			Subject  string `json:"subject"`
 			DaysLeft int    `json:"days_left"`
 		} `json:"sp_certificates"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 200 || !r.Ready || r.Checks["database"] != "ok" || r.Checks["signing_key"] != "ok" ||
-		len(r.SPCertificates) != 1 || r.SPCertificates[0].Site != "cn" || r.SPCertificates[0].DaysLeft < 300 {
-		t.Fatalf("readyz: %d %+v", resp.StatusCode, r)
+	if code != 200 || !r.Ready || r.Checks["database"] != "ok" || r.Checks["signing_key"] != "ok" ||
+		len(r.SPCertificates) != 1 || r.SPCertificates[0].Site != "cn" || r.SPCertificates[0].Subject == "" || r.SPCertificates[0].DaysLeft < 300 {
+		t.Fatalf("metrics listener readyz: %d %s", code, body)
 	}
-	// Database gone: not ready (503), while /healthz... also reports it.
+	// Database gone: not ready (503) on both.
 	env.IdP.Store.Close()
-	resp2, err := http.Get(env.IdPURL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	if code, body := get(env.IdPURL + "/readyz"); code != 503 || strings.TrimSpace(body) != `{"ready":false,"failing":["database"]}` {
+		t.Fatalf("public readyz with the database closed: %d %s", code, body)
 	}
-	body, _ := io.ReadAll(resp2.Body)
-	resp2.Body.Close()
-	if resp2.StatusCode != 503 || !strings.Contains(string(body), `"database":"unreachable"`) {
-		t.Fatalf("readyz with the database closed: %d %s", resp2.StatusCode, body)
+	if code, body := get("http://" + opsAddr + "/readyz"); code != 503 || !strings.Contains(body, `"database":"unreachable"`) {
+		t.Fatalf("metrics listener readyz with the database closed: %d %s", code, body)
 	}
 }
 

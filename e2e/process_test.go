@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"hcidp/keys"
+	"hcidp/metadata"
 	"hcidp/mockiam"
 )
 
@@ -163,6 +164,7 @@ type installation struct {
 	dir, cfg, baseURL string
 	iam               *mockiam.Server
 	iamURL            string
+	iamCert           *x509.Certificate
 }
 
 func newInstallation(t *testing.T, database, baseAddr, extra string) *installation {
@@ -183,7 +185,7 @@ func newInstallation(t *testing.T, database, baseAddr, extra string) *installati
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &installation{dir: dir, baseURL: "http://" + baseAddr, iamURL: "http://" + iamLn.Addr().String()}
+	in := &installation{dir: dir, baseURL: "http://" + baseAddr, iamURL: "http://" + iamLn.Addr().String(), iamCert: iamCert}
 	in.iam, err = mockiam.New(mockiam.Config{Site: "cn", BaseURL: in.iamURL, XAccountType: "E2E", BpID: "bp-e2e",
 		Key: iamKey, Cert: iamCert, IdPEntityID: in.baseURL + "/saml/metadata", IdPSSOURL: in.baseURL + "/saml/sso",
 		IdPCerts: []*x509.Certificate{cert}, BindCallbackURL: in.baseURL + "/saml/bind"})
@@ -204,9 +206,10 @@ database: %q
 service_providers:
   - site: cn
     metadata_file: sp.xml
+    signing_key_pins: [%q]
     auth_url: %s
     console_url: %s/console
-%s`, in.baseURL, database, in.iamURL, in.iamURL, extra)
+%s`, in.baseURL, database, metadata.KeyPin(iamCert), in.iamURL, in.iamURL, extra)
 	if err := os.WriteFile(in.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +305,9 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 }
 
 // TestSIGHUPReloadsSPMetadata: new SP metadata takes effect on SIGHUP;
-// broken metadata is refused and the running configuration kept.
+// broken metadata, and metadata signed with a key that is not pinned, are
+// refused and the running configuration kept; `idp sp fetch --accept-key`
+// installs the new metadata and pins its key, and the next SIGHUP takes both.
 func TestSIGHUPReloadsSPMetadata(t *testing.T) {
 	addr := freePort(t)
 	inst := newInstallation(t, "sqlite:"+filepath.Join(t.TempDir(), "idp.db"), addr, "")
@@ -319,18 +324,48 @@ func TestSIGHUPReloadsSPMetadata(t *testing.T) {
 	// Broken metadata first: refused, old trust kept.
 	os.WriteFile(filepath.Join(inst.dir, "sp.xml"), []byte("<broken"), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, "reload failed")
+	waitLogCount(t, p, "reload failed", 1)
 	u1, _, _ := inst.iam.NewAuthnRequestURL(mockiam.RequestOptions{})
 	if got := b.get(u1); got.Status != 200 {
 		t.Fatalf("after a failed reload the old metadata should still be trusted: %d", got.Status)
 	}
+	// Metadata signed with a key that is not pinned: refused too.
 	os.WriteFile(filepath.Join(inst.dir, "sp.xml"), other.iam.Metadata(), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, "reloaded SP metadata")
-	u2, _, _ := other.iam.NewAuthnRequestURL(mockiam.RequestOptions{})
-	if got := b.get(u2); got.Status != 200 {
-		t.Fatalf("after SIGHUP the new SP key should be trusted: %d\n%s", got.Status, got.Body)
+	waitLogCount(t, p, "reload failed", 2)
+	if !strings.Contains(p.Logs(), "not pinned") {
+		t.Fatalf("the refused reload does not say the key is not pinned:\n%s", p.Logs())
 	}
+	u2, _, _ := other.iam.NewAuthnRequestURL(mockiam.RequestOptions{})
+	if got := b.get(u2); got.Status != 403 {
+		t.Fatalf("a request signed with the unpinned key: %d", got.Status)
+	}
+	// The operator accepts the new key.
+	pin := metadata.KeyPin(other.iamCert)
+	out, err := exec.Command(binary(t), "sp", "fetch", "--site", "cn", "--url", other.iamURL+mockiam.PathMetadata,
+		"--config", inst.cfg, "--accept-key", pin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sp fetch --accept-key: %v\n%s", err, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "reloaded SP metadata")
+	u3, _, _ := other.iam.NewAuthnRequestURL(mockiam.RequestOptions{})
+	if got := b.get(u3); got.Status != 200 {
+		t.Fatalf("after sp fetch --accept-key and SIGHUP the new SP key should be trusted: %d\n%s", got.Status, got.Body)
+	}
+}
+
+// waitLogCount waits until text occurs n times in the process's logs.
+func waitLogCount(t *testing.T, p *process, text string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Count(p.Logs(), text) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%q does not occur %d times in the logs:\n%s", text, n, p.Logs())
 }
 
 func waitLog(t *testing.T, p *process, text string) {

@@ -590,7 +590,8 @@ func TestAttackCorpusCoversTheIssue(t *testing.T) {
 		"ACS with userinfo", "ACS host in upper case", "RelayState markup escaped", "RelayState CR LF",
 		"bind forged with another key", "bind replayed into another customer's session", "bind bad base64",
 		"bind bad JSON", "IsPassive without session", "unsupported NameIDPolicy", "ForceAuthn with session",
-		"replayed request ID",
+		"replayed request ID", "RelayState U+0085 NEL (C1 control)", "RelayState U+009B CSI (C1 control)",
+		"RelayState U+202E right-to-left override", "RelayState U+200B zero-width space", "RelayState Chinese, accents and emoji accepted",
 	} {
 		if !have[need] {
 			t.Errorf("the corpus has no case %q", need)

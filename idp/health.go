@@ -21,10 +21,12 @@ type CertStatus struct {
 	NotAfter time.Time `json:"not_after"`
 	// DaysLeft is the number of whole days until NotAfter (negative once expired).
 	DaysLeft int `json:"days_left"`
-	// Expiring is set within 30 days of NotAfter; Expired once it has passed
-	// (the metadata was then loaded with allow_expired_certificate).
-	Expiring bool `json:"expiring"`
-	Expired  bool `json:"expired"`
+	// Expiring is set within 30 days of NotAfter; Expired once it has
+	// passed: requests verified only by it are then refused unless
+	// AllowExpired (the site's allow_expired_certificate) is set.
+	Expiring     bool `json:"expiring"`
+	Expired      bool `json:"expired"`
+	AllowExpired bool `json:"allow_expired_certificate"`
 }
 
 // CertificateStatus reports every signing certificate of every trusted SP,
@@ -50,6 +52,6 @@ func certStatus(sp *ServiceProvider, c *x509.Certificate, now time.Time) CertSta
 	return CertStatus{
 		Site: sp.Site, EntityID: sp.Meta.EntityID, Subject: c.Subject.String(), Serial: c.SerialNumber.Text(16),
 		NotAfter: c.NotAfter.UTC(), DaysLeft: days,
-		Expiring: left < certWarnBefore, Expired: now.After(c.NotAfter),
+		Expiring: left < certWarnBefore, Expired: now.After(c.NotAfter), AllowExpired: sp.AllowExpiredCertificate,
 	}
 }

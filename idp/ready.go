@@ -4,16 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 )
 
-// readiness is the body of GET /readyz.
+// readiness is the detail of GET /readyz, served only on the operator's
+// metrics listener (ReadinessDetail): it names certificates.
 type readiness struct {
 	Ready bool              `json:"ready"`
 	Check map[string]string `json:"checks"`
 	// IdPCertificates are the published signing certificates (current, next).
 	IdPCertificates []idpCert    `json:"idp_certificates"`
 	SPCertificates  []CertStatus `json:"sp_certificates"`
+	// failing names the checks that make the replica not ready.
+	failing []string
+}
+
+// publicReadiness is the body of GET /readyz on the public listener: the
+// status and the names of failing checks, nothing about certificates (no
+// subjects, serials or entity IDs, which would help nobody but an attacker
+// taking stock of the installation).
+type publicReadiness struct {
+	Ready   bool     `json:"ready"`
+	Failing []string `json:"failing"`
 }
 
 type idpCert struct {
@@ -22,44 +35,94 @@ type idpCert struct {
 	DaysLeft int       `json:"days_left"`
 }
 
-// handleReady answers 200 when this replica can serve logins: the database
-// answers, the signing key is loaded and valid, and SP metadata is loaded.
+func (r *readiness) fail(check, why string) {
+	r.Ready = false
+	if r.Check[check] == "ok" || r.Check[check] == "" {
+		r.Check[check] = why
+		r.failing = append(r.failing, check)
+	} else {
+		r.Check[check] += "; " + why
+	}
+}
+
+// readiness evaluates whether this replica can serve logins: the database
+// answers, the signing key is loaded and valid, and every configured site has
+// a signing key valid now (or the site's allow_expired_certificate override).
 // /healthz only says the process is alive.
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+func (s *Server) readiness(ctx context.Context) *readiness {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	now := s.now()
 	t := s.trust()
-	res := readiness{Ready: true, Check: map[string]string{}, SPCertificates: s.CertificateStatus()}
+	res := &readiness{Ready: true, Check: map[string]string{"database": "ok", "signing_key": "ok", "sp_metadata": "ok"},
+		SPCertificates: s.CertificateStatus(), IdPCertificates: []idpCert{}, failing: []string{}}
 	if err := s.store.Ping(ctx); err != nil {
-		res.Ready, res.Check["database"] = false, "unreachable"
+		res.fail("database", "unreachable")
 		s.log.ErrorContext(ctx, "readiness: database unreachable", "err", err)
-	} else {
-		res.Check["database"] = "ok"
 	}
-	res.Check["signing_key"] = "ok"
 	for i, c := range t.certs {
 		res.IdPCertificates = append(res.IdPCertificates, idpCert{Subject: c.Subject.String(), NotAfter: c.NotAfter.UTC(),
 			DaysLeft: int(c.NotAfter.Sub(now) / (24 * time.Hour))})
 		if i == 0 && now.After(c.NotAfter) {
-			res.Ready, res.Check["signing_key"] = false, "certificate expired"
+			res.fail("signing_key", "certificate expired")
 		}
 	}
-	res.Check["sp_metadata"] = "ok"
 	if len(t.sps) == 0 {
-		res.Ready, res.Check["sp_metadata"] = false, "none loaded"
+		res.fail("sp_metadata", "none loaded")
 	}
-	for _, c := range res.SPCertificates {
-		if c.Expired {
-			res.Check["sp_metadata"] = "certificate of site " + c.Site + " expired (loaded by override)"
-		} else if c.Expiring && res.Check["sp_metadata"] == "ok" {
-			res.Check["sp_metadata"] = "certificate of site " + c.Site + " expires soon"
+	var notes []string
+	for i := range t.verifiers {
+		sv := &t.verifiers[i]
+		site := sv.sp.Site
+		valid, outside, soon := 0, 0, false
+		for _, k := range sv.keys {
+			if k.validAt(now) {
+				valid++
+				soon = soon || k.notAfter.Sub(now) < certWarnBefore
+			} else {
+				outside++
+			}
+		}
+		switch {
+		case valid == 0 && sv.allowExpired && outside > 0:
+			notes = append(notes, "certificate of site "+site+" expired or not yet valid (loaded by override)")
+		case valid == 0:
+			res.fail("sp_metadata", "site "+site+" has no valid signing certificate: install its current SP metadata")
+		case outside > 0:
+			notes = append(notes, "a certificate of site "+site+" expired or is not yet valid; another one is valid")
+		case soon:
+			notes = append(notes, "certificate of site "+site+" expires soon")
 		}
 	}
+	if res.Check["sp_metadata"] == "ok" && len(notes) > 0 {
+		res.Check["sp_metadata"] = strings.Join(notes, "; ")
+	}
+	return res
+}
+
+// handleReady answers GET /readyz on the public listener: 200 when this
+// replica can serve logins, else 503, with the names of the failing checks.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	res := s.readiness(r.Context())
+	writeReadiness(w, res.Ready, publicReadiness{Ready: res.Ready, Failing: res.failing})
+}
+
+// ReadinessDetail serves the readiness with the detail an operator needs
+// (each check's reason, every IdP and SP certificate with its subject,
+// serial and expiry) and the same 200/503 as GET /readyz. It names
+// certificates, so it is mounted on the metrics listener only (app).
+func (s *Server) ReadinessDetail() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res := s.readiness(r.Context())
+		writeReadiness(w, res.Ready, res)
+	})
+}
+
+func writeReadiness(w http.ResponseWriter, ready bool, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if !res.Ready {
+	if !ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(res)
+	json.NewEncoder(w).Encode(body)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Limits of the HTTP-Redirect binding (SECURITY.md "Order of checks" 1).
@@ -121,25 +122,30 @@ func signedOctets(q *signedQuery, names ...string) []byte {
 	return []byte(b.String())
 }
 
-// verifyQuerySignature checks sig over octets with any of certs; it returns
-// the index of the certificate that verified, or -1.
-func verifyQuerySignature(octets []byte, sig []byte, h crypto.Hash, certs []*x509.Certificate) int {
-	var digest []byte
+// queryDigest hashes the signed octets with h.
+func queryDigest(octets []byte, h crypto.Hash) []byte {
 	switch h {
 	case crypto.SHA256:
 		d := sha256.Sum256(octets)
-		digest = d[:]
+		return d[:]
 	case crypto.SHA384:
 		d := sha512.Sum384(octets)
-		digest = d[:]
+		return d[:]
 	case crypto.SHA512:
 		d := sha512.Sum512(octets)
-		digest = d[:]
-	default:
-		hh := h.New()
-		hh.Write(octets)
-		digest = hh.Sum(nil)
+		return d[:]
 	}
+	hh := h.New()
+	hh.Write(octets)
+	return hh.Sum(nil)
+}
+
+// verifyQuerySignature checks sig over octets with any of certs, whatever
+// their validity period; it returns the index of the certificate that
+// verified, or -1. The server verifies with the precomputed keys of its trust
+// snapshot instead (trust.go), which also enforce the validity period.
+func verifyQuerySignature(octets []byte, sig []byte, h crypto.Hash, certs []*x509.Certificate) int {
+	digest := queryDigest(octets, h)
 	for i, c := range certs {
 		pub, ok := c.PublicKey.(*rsa.PublicKey)
 		if !ok {
@@ -164,18 +170,26 @@ func decodeSignature(s string) ([]byte, bool) {
 
 // querySignature is a redirect-binding signature that verified.
 type querySignature struct {
-	octets, sig []byte
+	digest, sig []byte
 	hash        crypto.Hash
-	// sp is the first trusted SP whose signing certificate verified it.
+	// now is the time the keys' validity periods are checked at, and t the
+	// trust snapshot they come from: one request sees one of each.
+	now time.Time
+	t   *trust
+	// sp is the first trusted SP whose currently valid signing key verified it.
 	sp *ServiceProvider
 }
 
 // verifySignedQuery runs SECURITY.md steps 3 and 4 on a strictly parsed
 // query: SigAlg and Signature present, SigAlg on the allow-list before any
 // crypto, then the signature over the raw received values of signed (in that
-// order, whatever order they arrived in) with the signing certificates of the
-// trusted SPs' metadata; the key is never chosen from the request. what
-// names the message in refusals.
+// order, whatever order they arrived in) with the signing keys of the
+// trusted SPs' metadata; the key is never chosen from the request. A key
+// counts only inside its certificate's validity period, unless the site's
+// allow_expired_certificate override is set (docs/threat-model.md "SP
+// metadata loading"): a signature that verifies only with an expired or
+// not yet valid key is refused with its own reason. what names the message
+// in refusals.
 func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string) (*querySignature, *Refusal) {
 	sigAlg, sig := q.get("SigAlg"), q.get("Signature")
 	if !sigAlg.Set || !sig.Set {
@@ -189,17 +203,42 @@ func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string
 	if !ok {
 		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
 	}
-	v := &querySignature{octets: signedOctets(q, signed...), sig: sigBytes, hash: h}
-	for _, sp := range s.trust().sps {
-		if v.verifiedBy(sp) {
-			v.sp = sp
+	v := &querySignature{digest: queryDigest(signedOctets(q, signed...), h), sig: sigBytes, hash: h, now: s.now(), t: s.trust()}
+	var outside *trustedKey // a key that verified outside its validity period
+	var outsideSP *ServiceProvider
+	for i := range v.t.verifiers {
+		sv := &v.t.verifiers[i]
+		ok, k := sv.verify(v)
+		if ok {
+			v.sp = sv.sp
 			return v, nil
 		}
+		if k != nil && outside == nil {
+			outside, outsideSP = k, sv.sp
+		}
+	}
+	if outside != nil {
+		if v.now.Before(outside.notBefore) {
+			return nil, refuse(http.StatusForbidden, "signature.key_not_yet_valid", "the signature of "+what+" verifies only with a signing certificate of site "+
+				outsideSP.Site+" that is not valid before "+outside.notBefore.UTC().Format(time.RFC3339)+" (check this machine's clock)")
+		}
+		return nil, refuse(http.StatusForbidden, "signature.expired_key", "the signature of "+what+" verifies only with the signing certificate of site "+
+			outsideSP.Site+" that expired on "+outside.notAfter.UTC().Format(time.RFC3339)+
+			": install the site's current SP metadata (idp sp fetch), or set allow_expired_certificate for the site")
 	}
 	return nil, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
 }
 
-// verifiedBy reports whether one of sp's signing certificates verifies the signature.
+// verifiedBy reports whether a currently valid signing key of sp (or any, with
+// the site's override) verifies the signature.
 func (v *querySignature) verifiedBy(sp *ServiceProvider) bool {
-	return sp == v.sp || verifyQuerySignature(v.octets, v.sig, v.hash, sp.Meta.SigningCerts) >= 0
+	if sp == v.sp {
+		return true
+	}
+	sv := v.t.verifierOf(sp)
+	if sv == nil {
+		return false
+	}
+	ok, _ := sv.verify(v)
+	return ok
 }

@@ -45,6 +45,10 @@ type ServiceProvider struct {
 	// accepted for the service parameter.
 	ConsoleHome string
 	ConsoleHost string
+	// AllowExpiredCertificate is the site's allow_expired_certificate
+	// override: its signing keys verify requests after their certificates'
+	// NotAfter (or before NotBefore), and the replica stays ready.
+	AllowExpiredCertificate bool
 }
 
 // NewServiceProvider combines verified metadata with the site's URLs;

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"hcidp/customer"
 	"hcidp/storage"
@@ -97,8 +98,8 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 		if len(relay.Value) > maxRelayState {
 			return nil, refuse(400, "relaystate.too_long", "RelayState exceeds 1024 bytes")
 		}
-		if hasControl(relay.Value) || !xmlguard.ValidString(relay.Value) {
-			return nil, refuse(400, "relaystate.invalid", "RelayState holds control characters or invalid UTF-8")
+		if hasControlOrFormat(relay.Value) || !xmlguard.ValidString(relay.Value) {
+			return nil, refuse(400, "relaystate.invalid", "RelayState holds control or format characters or invalid UTF-8")
 		}
 	}
 	// 3. SigAlg allow-list before any crypto. 4. Signature over the raw
@@ -305,6 +306,20 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, req *verifiedReque
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// hasControlOrFormat reports Unicode control (Cc: C0, DEL and C1 such as
+// U+0085 NEL and U+009B CSI) and format characters (Cf: bidirectional
+// overrides such as U+202E, zero-width U+200B, U+FEFF), which RelayState
+// must not carry (docs/threat-model.md "Browser-facing pages"): they are
+// invisible or reorder text where the value is shown or logged.
+func hasControlOrFormat(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf) {
 			return true
 		}
 	}

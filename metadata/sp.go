@@ -79,6 +79,11 @@ type LoadOptions struct {
 	// DigestMethod. The SignatureMethod itself must always be rsa-sha256 or
 	// stronger; rsa-sha1 is refused regardless.
 	DisallowSHA1Digest bool
+	// Pins, when not empty, are the site's signing-key pins (KeyPin, in
+	// canonical form): every signing key of the metadata must be one of
+	// them, else LoadSP fails with an *UnpinnedKeyError. Metadata listing
+	// several signing keys (a rollover) needs all of them pinned.
+	Pins []string
 }
 
 // Limits for SP metadata content.
@@ -124,7 +129,8 @@ var allowedDigestMethods = map[string]bool{
 //     absolute https URL (http only for loopback hosts), without user
 //     information or fragment; a non-empty entityID; at least one signing
 //     certificate (RSA, 2048 bits or more);
-//  5. the earliest signing certificate (and validUntil, when present) must
+//  5. with opts.Pins, every signing key is pinned;
+//  6. the earliest signing certificate (and validUntil, when present) must
 //     not have passed at opts.Now unless opts.AllowExpired.
 //
 // site only labels the result and the error messages.
@@ -433,6 +439,9 @@ func (l *spLoader) extract(root *etree.Element) (*SP, error) {
 	}
 	sp.SigningCerts = keys.signing
 	sp.EncryptionCerts = keys.encryption
+	if err := checkPins(l.site, sp.SigningCerts, l.opts.Pins); err != nil {
+		return nil, err
+	}
 
 	if l.now.After(sp.NotAfter) && !l.opts.AllowExpired {
 		var expired *x509.Certificate

@@ -14,6 +14,7 @@ import (
 
 	"hcidp/app"
 	"hcidp/customer"
+	"hcidp/metadata"
 	"hcidp/storage"
 	"hcidp/storage/backend"
 )
@@ -31,7 +32,7 @@ func cmdSP(args []string, stdout, stderr io.Writer) error {
 		return cmdSPFetch(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "show" {
-		return errors.New("usage: idp sp show --config F | idp sp fetch --site cn|intl|eu [--url URL] [--out FILE] [--config F]")
+		return errors.New("usage: idp sp show --config F | idp sp fetch --site cn|intl|eu [--url URL] [--out FILE] [--config F] [--accept-key sha256:HEX]")
 	}
 	cfg, err := configCommand("sp show", args[1:], stderr)
 	if err != nil {
@@ -41,7 +42,7 @@ func cmdSP(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, sp := range sps {
+	for i, sp := range sps {
 		m := sp.Meta
 		fmt.Fprintf(stdout, "site %s\n", sp.Site)
 		fmt.Fprintf(stdout, "  entityID     %s\n", m.EntityID)
@@ -54,8 +55,25 @@ func cmdSP(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  signed       %v\n", m.Signed)
 		fmt.Fprintf(stdout, "  IAM login    %s/authui/saml/login\n", sp.AuthURL)
 		fmt.Fprintf(stdout, "  console      %s\n", sp.ConsoleHome)
-		for _, c := range m.SigningCerts {
-			printCert(stdout, c)
+		c := cfg.ServiceProviders[i]
+		pinned := "pinned (signing_key_pins)"
+		if len(c.SigningKeyPins) == 0 {
+			pinned = "pinned by default (the key of the built-in metadata)"
+			if len(c.KeyPins()) == 0 {
+				pinned = "NOT PINNED"
+			}
+		}
+		for _, cert := range m.SigningCerts {
+			printCert(stdout, cert)
+			fmt.Fprintf(stdout, "    key        %s, %s\n", metadata.KeyPin(cert), pinned)
+		}
+		if len(c.SigningKeyPins) == 0 {
+			fmt.Fprintf(stdout, "  to pin this site's signing key(s), once you have compared them with Huawei's, add to service_providers[%d]:\n", i)
+			var pins []string
+			for _, cert := range m.SigningCerts {
+				pins = append(pins, metadata.KeyPin(cert))
+			}
+			fmt.Fprint(stdout, pinsYAMLOf(pins, "    "))
 		}
 	}
 	return nil

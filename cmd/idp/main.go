@@ -43,8 +43,9 @@ commands:
   keys generate --out DIR [--bits N]  create idp.key (0600) and idp.crt (self-signed)
   keys rotate --config F              make next_key_file/next_cert_file the signing pair
   metadata --config F [--out FILE]    write the IDP Metadata.xml to upload in Partner Center
-  sp show --config F                  show each trusted site: entityID, ACS, certificate
-  sp fetch --site S [--out FILE]      download and verify a site's SP metadata
+  sp show --config F                  show each trusted site: entityID, ACS, certificate, key pins
+  sp fetch --site S [--config F] [--out FILE] [--accept-key sha256:HEX]
+                                      download and verify a site's SP metadata (its signing key pinned)
   users add|list|disable|enable|set-password --config F ...
   bindings add|show --config F ...    record or show Huawei Cloud account bindings
   audit list --config F [--since T] [--customer ID]

@@ -16,6 +16,7 @@ import (
 	"hcidp/config"
 	"hcidp/idp"
 	"hcidp/keys"
+	"hcidp/metadata"
 	"hcidp/storage/backend"
 )
 
@@ -192,8 +193,10 @@ func TestSPShowBuiltinChina(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pin := metadata.BuiltinKeyPins("cn")[0]
 	for _, want := range []string{"site cn", "https://auth.huaweicloud.com/", "https://auth.huaweicloud.com/authui/saml/SAMLAssertionConsumer",
-		"CN=auth.huaweicloud.com", "2028-06-18", "signed       true"} {
+		"CN=auth.huaweicloud.com", "2028-06-18", "signed       true", "key        " + pin + ", pinned by default",
+		"signing_key_pins:\n      - \"" + pin + "\"\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("sp show lacks %q:\n%s", want, out)
 		}

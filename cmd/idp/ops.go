@@ -9,8 +9,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"hcidp/config"
 	"hcidp/keys"
 	"hcidp/metadata"
 )
@@ -56,14 +59,26 @@ Next steps:
 	return nil
 }
 
-// cmdSPFetch downloads a site's SP metadata, verifies it (signature required)
-// and writes it.
+// cmdSPFetch downloads a site's SP metadata, verifies it (signature
+// required, every signing key pinned) and writes it. A new signing key is
+// accepted only when named with --accept-key; with --config its pin is then
+// written into the site's signing_key_pins (comments and layout kept) before
+// the metadata, so that start and SIGHUP accept what was installed.
 func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sp fetch", stderr)
-	cfgPath := fs.String("config", os.Getenv("HCIDP_CONFIG"), "configuration file: write to the site's metadata_file")
+	cfgPath := fs.String("config", os.Getenv("HCIDP_CONFIG"), "configuration file: write to the site's metadata_file and check its signing_key_pins")
 	site := fs.String("site", "", "site: cn, intl or eu")
 	from := fs.String("url", "", "metadata URL (default: the site's official URL)")
 	out := fs.String("out", "", "write to FILE (default: the site's metadata_file with --config, else standard output)")
+	var accept []string
+	fs.Func("accept-key", "accept the site's new signing key `sha256:HEX` (its pin, as the refusal prints it; repeatable) and add it to signing_key_pins",
+		func(v string) error {
+			p, err := metadata.ParseKeyPin(v)
+			if err == nil && !slices.Contains(accept, p) {
+				accept = append(accept, p)
+			}
+			return err
+		})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,21 +97,28 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname()))) {
 		return fmt.Errorf("sp fetch: %q: an https URL is required", src)
 	}
+	// The site's pins: its signing_key_pins, the built-in key for cn.
+	pins, entry, index := metadata.BuiltinKeyPins(*site), (*config.ServiceProvider)(nil), -1
 	target := *out
-	if target == "" && *cfgPath != "" {
+	if *cfgPath != "" {
 		cfg, err := loadConfig(*cfgPath)
 		if err != nil {
 			return err
 		}
-		for _, sp := range cfg.ServiceProviders {
-			if sp.Site == *site {
-				target = sp.MetadataFile
+		for i := range cfg.ServiceProviders {
+			if cfg.ServiceProviders[i].Site == *site {
+				entry, index = &cfg.ServiceProviders[i], i
+				pins = entry.KeyPins()
 			}
+		}
+		if target == "" && entry != nil {
+			target = entry.MetadataFile
 		}
 		if target == "" {
 			return fmt.Errorf("sp fetch: site %s has no metadata_file in %s: give --out", *site, *cfgPath)
 		}
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
@@ -112,17 +134,135 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sp fetch: %w", err)
 	}
-	sp, err := metadata.LoadSP(*site, data, metadata.LoadOptions{RequireSignature: true})
+	var allowed []string
+	if len(pins) > 0 || len(accept) > 0 {
+		allowed = append(slices.Clone(pins), accept...)
+	}
+	sp, err := metadata.LoadSP(*site, data, metadata.LoadOptions{RequireSignature: true, Pins: allowed})
+	var unpinned *metadata.UnpinnedKeyError
+	if errors.As(err, &unpinned) {
+		flags := ""
+		for _, p := range unpinned.Unpinned {
+			flags += " --accept-key " + p
+		}
+		return fmt.Errorf("sp fetch: the signing key of site %s changed: the downloaded metadata is signed with %s, but the pinned key is %s. "+
+			"Nothing was written. If Huawei announced this key (compare its fingerprint with Huawei's announcement, out of band), accept it:\n"+
+			"  idp sp fetch --site %s%s%s",
+			*site, strings.Join(unpinned.Unpinned, " and "), strings.Join(pins, " and "), *site, flags, configArg(*cfgPath))
+	}
 	if err != nil {
 		return fmt.Errorf("sp fetch: the downloaded metadata was refused: %w", err)
 	}
-	fmt.Fprintf(stderr, "verified %s metadata: entityID %s, ACS %s, certificate valid until %s\n",
-		*site, sp.EntityID, sp.DefaultACS.Location, sp.NotAfter.Format(time.DateOnly))
+	var keys []string
+	for _, c := range sp.SigningCerts {
+		keys = append(keys, metadata.KeyPin(c))
+	}
+	var added []string // accepted keys that were not pinned yet
+	for _, p := range accept {
+		if !slices.Contains(keys, p) {
+			return fmt.Errorf("sp fetch: --accept-key %s is not a signing key of the downloaded metadata (its keys: %s); nothing was written",
+				p, strings.Join(keys, ", "))
+		}
+		if !slices.Contains(pins, p) {
+			added = append(added, p)
+		}
+	}
+	fmt.Fprintf(stderr, "verified %s metadata: entityID %s, ACS %s, certificate valid until %s, signing key %s\n",
+		*site, sp.EntityID, sp.DefaultACS.Location, sp.NotAfter.Format(time.DateOnly), strings.Join(keys, ", "))
+
+	if len(added) > 0 {
+		if entry == nil {
+			fmt.Fprintf(stderr, "accepted %s for this download only: pin it in the site's service_providers entry:\n%s",
+				strings.Join(added, ", "), pinsYAMLOf(append(slices.Clone(pins), added...), "  "))
+		} else if err := addPins(*cfgPath, *site, index, entry, pins, added, stdout); err != nil {
+			return err
+		}
+	}
+	if len(pins) == 0 && len(accept) == 0 {
+		fmt.Fprintf(stderr, "note: site %s is not pinned: its metadata's signature proves integrity, not origin. Once you have compared the key with Huawei's, pin it:\n"+
+			"  idp sp fetch --site %s --accept-key %s%s\n", *site, *site, strings.Join(keys, " --accept-key "), configArg(*cfgPath))
+	}
+	if len(pins) > 0 {
+		var unused []string
+		for _, p := range pins {
+			if !slices.Contains(keys, p) {
+				unused = append(unused, p)
+			}
+		}
+		if len(unused) > 0 {
+			fmt.Fprintf(stderr, "note: the pinned key(s) %s no longer sign the site's metadata; remove them from signing_key_pins once Huawei has retired them\n",
+				strings.Join(unused, ", "))
+		}
+	}
 	if target == "" {
 		_, err = stdout.Write(data)
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".sp-metadata-*")
+	if err := writeFileAtomic(target, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (send SIGHUP to running servers to load it)\n", target)
+	return nil
+}
+
+// addPins writes the pins of added into the site's signing_key_pins of the
+// configuration file. A site pinned by default (cn, no signing_key_pins)
+// gets its default pins written too, since an explicit list replaces the
+// default. If the file's layout cannot be edited safely, nothing is written
+// and the error shows the YAML to add.
+func addPins(cfgPath, site string, index int, entry *config.ServiceProvider, pins, added []string, stdout io.Writer) error {
+	add := added
+	if len(entry.SigningKeyPins) == 0 {
+		add = append(slices.Clone(pins), added...)
+	}
+	path, err := filepath.EvalSymlinks(cfgPath)
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	edited, err := config.AddSigningKeyPins(src, site, add)
+	if err == nil {
+		_, err = config.Parse(edited, filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("sp fetch: cannot add the key pin to %s (%w); nothing was written. Add this to service_providers[%d] by hand, then run the command again:\n%s",
+			cfgPath, err, index, pinsYAMLOf(append(slices.Clone(entry.SigningKeyPins), add...), "  "))
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := writeFileAtomic(path, edited, mode); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pinned %s in service_providers[%d].signing_key_pins of %s\n", strings.Join(added, ", "), index, cfgPath)
+	return nil
+}
+
+// pinsYAMLOf is a signing_key_pins entry listing pins, indented by indent.
+func pinsYAMLOf(pins []string, indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "signing_key_pins:\n")
+	for _, p := range pins {
+		fmt.Fprintf(&b, "%s  - %q\n", indent, p)
+	}
+	return b.String()
+}
+
+func configArg(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " --config " + path
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it into place: readers see the old or the new file, never half of one.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
@@ -131,16 +271,16 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s (send SIGHUP to running servers to load it)\n", target)
-	return nil
+	return os.Rename(tmp.Name(), path)
 }

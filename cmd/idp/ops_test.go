@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"hcidp/app"
+	"hcidp/config"
 	"hcidp/keys"
 	"hcidp/metadata"
+	"hcidp/mockiam"
 )
 
 // TestKeyRollover: with a next key pair configured the metadata lists both
@@ -96,4 +99,135 @@ func TestSPFetch(t *testing.T) {
 		t.Fatal("plain http to a non-loopback host accepted")
 	}
 	_ = time.Now
+}
+
+// TestSPFetchKeyPinning: `idp sp fetch` refuses metadata whose signing key
+// is not pinned (cn is pinned to Huawei's built-in key by default) and
+// writes nothing; --accept-key installs it and writes the pin into the
+// configuration file, keeping the operator's comments and layout, so that
+// start and SIGHUP accept it.
+func TestSPFetchKeyPinning(t *testing.T) {
+	newKey, newCert, err := keys.Generate(2048, "auth.huaweicloud.com (renewed)", 365*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iam, err := mockiam.New(mockiam.Config{Site: "cn", BaseURL: "https://auth.huaweicloud.com", XAccountType: "HCTEST", Key: newKey, Cert: newCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolled := iam.Metadata()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(rolled) }))
+	defer srv.Close()
+	builtinPin, newPin := metadata.BuiltinKeyPins("cn")[0], metadata.KeyPin(newCert)
+
+	cfgPath := testConfig(t)
+	dir := filepath.Dir(cfgPath)
+	cfgText, _ := os.ReadFile(cfgPath)
+	cfgText = []byte(strings.Replace(string(cfgText), "  - site: cn\n", "  # China site, metadata from Huawei\n  - site: cn   # the first site we sold\n    metadata_file: cn.xml\n", 1))
+	os.WriteFile(cfgPath, cfgText, 0o600)
+	os.Chmod(cfgPath, 0o640)
+	good, _ := metadata.BuiltinSPMetadata("cn")
+	cnXML := filepath.Join(dir, "cn.xml")
+	os.WriteFile(cnXML, good, 0o644)
+	unchanged := func(what string) {
+		t.Helper()
+		if b, _ := os.ReadFile(cnXML); !bytes.Equal(b, good) {
+			t.Fatalf("%s: the metadata file was written", what)
+		}
+		if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, cfgText) {
+			t.Fatalf("%s: the configuration was written:\n%s", what, b)
+		}
+	}
+	fetch := func(extra ...string) (string, string, error) {
+		return idpCmd(t, "", append([]string{"sp", "fetch", "--site", "cn", "--url", srv.URL + "/metadata.xml", "--config", cfgPath}, extra...)...)
+	}
+
+	_, _, err = fetch()
+	if err == nil {
+		t.Fatal("metadata signed with a new key was installed without --accept-key")
+	}
+	for _, want := range []string{"site cn", builtinPin, newPin, "idp sp fetch --site cn --accept-key " + newPin + " --config " + cfgPath} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal lacks %q: %v", want, err)
+		}
+	}
+	unchanged("refused")
+
+	if _, _, err := fetch("--accept-key", newPin, "--accept-key", "sha256:"+strings.Repeat("00", 32)); err == nil || !strings.Contains(err.Error(), "is not a signing key of the downloaded metadata") {
+		t.Fatalf("--accept-key of a key the metadata does not have: %v", err)
+	}
+	unchanged("unknown accepted key")
+	if _, _, err := fetch("--accept-key", "sha256:12"); err == nil {
+		t.Fatal("a malformed --accept-key was taken")
+	}
+	unchanged("malformed accepted key")
+
+	out, _, err := fetch("--accept-key", strings.ToUpper(newPin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "pinned "+newPin) {
+		t.Errorf("output: %s", out)
+	}
+	if b, _ := os.ReadFile(cnXML); !bytes.Equal(b, rolled) {
+		t.Fatal("the accepted metadata was not installed")
+	}
+	want := strings.Replace(string(cfgText), "# the first site we sold\n", "# the first site we sold\n    signing_key_pins:\n      - \""+builtinPin+"\"\n      - \""+newPin+"\"\n", 1)
+	if b, _ := os.ReadFile(cfgPath); string(b) != want {
+		t.Fatalf("configuration after --accept-key:\n%s\nwant:\n%s", b, want)
+	}
+	if fi, _ := os.Stat(cfgPath); fi.Mode().Perm() != 0o640 {
+		t.Errorf("configuration mode %v, want 0640 kept", fi.Mode().Perm())
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.LoadServiceProviders(cfg, time.Now(), nil); err != nil {
+		t.Fatalf("the installation does not start with what sp fetch wrote: %v", err)
+	}
+	// Pinned now: a second fetch needs no flag and changes nothing.
+	before, _ := os.ReadFile(cfgPath)
+	if _, _, err := fetch(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(before, after) {
+		t.Fatal("a fetch of pinned metadata rewrote the configuration")
+	}
+}
+
+// TestSPFetchPinsThatCannotBeWrittenAreShown: a layout the editor does not
+// touch (flow style) is refused with the exact YAML to add, and nothing is
+// written.
+func TestSPFetchPinsThatCannotBeWrittenAreShown(t *testing.T) {
+	newKey, newCert, _ := keys.Generate(2048, "auth-intl (test)", 365*24*time.Hour, time.Now())
+	iam, err := mockiam.New(mockiam.Config{Site: "intl", BaseURL: "https://auth-intl.huaweicloud.com", XAccountType: "HCTEST", Key: newKey, Cert: newCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(iam.Metadata()) }))
+	defer srv.Close()
+	cfgPath := testConfig(t)
+	cfgText, _ := os.ReadFile(cfgPath)
+	cfgText = []byte(strings.Replace(string(cfgText), "  - site: cn\n", "  - {site: intl, metadata_file: intl.xml}\n", 1))
+	os.WriteFile(cfgPath, cfgText, 0o600)
+	pin := metadata.KeyPin(newCert)
+
+	// Unpinned site: installed, with a note on how to pin it.
+	_, stderr, err := idpCmd(t, "", "sp", "fetch", "--site", "intl", "--url", srv.URL, "--config", cfgPath)
+	if err != nil || !strings.Contains(stderr, "not pinned") || !strings.Contains(stderr, "--accept-key "+pin) {
+		t.Fatalf("unpinned site: %v\n%s", err, stderr)
+	}
+	intlXML := filepath.Join(filepath.Dir(cfgPath), "intl.xml")
+	os.Remove(intlXML)
+	_, _, err = idpCmd(t, "", "sp", "fetch", "--site", "intl", "--url", srv.URL, "--config", cfgPath, "--accept-key", pin)
+	if err == nil || !strings.Contains(err.Error(), "nothing was written") || !strings.Contains(err.Error(), "signing_key_pins:\n    - \""+pin+"\"") {
+		t.Fatalf("flow-style entry: %v", err)
+	}
+	if _, err := os.Stat(intlXML); !os.IsNotExist(err) {
+		t.Error("the metadata was written although the pin could not be")
+	}
+	if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, cfgText) {
+		t.Errorf("the configuration was changed:\n%s", b)
+	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"hcidp/bench"
 	"hcidp/keys"
+	"hcidp/metadata"
 	"hcidp/mockiam"
 )
 
@@ -151,9 +152,10 @@ service_providers:
   - site: cn
     metadata_file: sp-metadata.xml
     require_signed_metadata: true
+    signing_key_pins: [%q]
     auth_url: %q
     console_url: %q
-`, idpAddr, base, bpID, xAccountType, iamBase, iamBase+"/console")
+`, idpAddr, base, bpID, xAccountType, metadata.KeyPin(iamCert), iamBase, iamBase+"/console")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
