@@ -177,26 +177,38 @@ type querySignature struct {
 // trusted SPs' metadata; the key is never chosen from the request. what
 // names the message in refusals.
 func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string) (*querySignature, *Refusal) {
+	v, _, ref := s.verifySignedMessages(q, what, signedOctets(q, signed...))
+	return v, ref
+}
+
+// verifySignedMessages is verifySignedQuery for a message that may be signed
+// over one of several octet strings (the bind-result notification, whose
+// signed octets Huawei does not document: docs/profile.md §4). It returns the
+// index of the message that verified; the signature is accepted over one of
+// messages and nothing else.
+func (s *Server) verifySignedMessages(q *signedQuery, what string, messages ...[]byte) (*querySignature, int, *Refusal) {
 	sigAlg, sig := q.get("SigAlg"), q.get("Signature")
 	if !sigAlg.Set || !sig.Set {
-		return nil, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
+		return nil, -1, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
 	}
 	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
 	if !ok {
-		return nil, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
+		return nil, -1, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
 	}
 	sigBytes, ok := decodeSignature(sig.Value)
 	if !ok {
-		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
+		return nil, -1, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
 	}
-	v := &querySignature{octets: signedOctets(q, signed...), sig: sigBytes, hash: h}
-	for _, sp := range s.trust().sps {
-		if v.verifiedBy(sp) {
-			v.sp = sp
-			return v, nil
+	for i, m := range messages {
+		v := &querySignature{octets: m, sig: sigBytes, hash: h}
+		for _, sp := range s.trust().sps {
+			if v.verifiedBy(sp) {
+				v.sp = sp
+				return v, i, nil
+			}
 		}
 	}
-	return nil, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
+	return nil, -1, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
 }
 
 // verifiedBy reports whether one of sp's signing certificates verifies the signature.
