@@ -46,7 +46,7 @@ commands:
   sp show --config F                  show each trusted site: entityID, ACS, certificate
   sp fetch --site S [--out FILE]      download and verify a site's SP metadata
   users add|list|disable|enable|set-password --config F ...
-  bindings add|show --config F ...    record or show Huawei Cloud account bindings
+  bindings add|show --config F ...    record a Huawei Cloud binding; show bindings and bind events
   audit list --config F [--since T] [--customer ID]
   check [--config F] FILE|-           validate a SAML Response (XML or base64) against the profile
 
