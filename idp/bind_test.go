@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -298,5 +299,32 @@ func TestBindRebindIsLoudAndCounted(t *testing.T) {
 	want := map[string]float64{"bound//value": 1, "rebound//query": 1, "refused/bind.no_recent_sso/value": 1}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("hcidp_bind_callbacks_total = %v, want %v", counts, want)
+	}
+}
+
+// TestBindBodyCapWithoutContentLength: a chunked body (no Content-Length)
+// is cut at 16 KiB while it is read, before any parsing: 413, nothing
+// written.
+func TestBindBodyCapWithoutContentLength(t *testing.T) {
+	e := newHardenEnv(t, "", nil)
+	c := e.client()
+	before := e.snapshot()
+	for name, tc := range map[string]struct {
+		contentType string
+		body        string
+	}{
+		"urlencoded": {"application/x-www-form-urlencoded", "bindRequest=e30%3D&pad=" + strings.Repeat("a", 17<<10)},
+		"multipart":  {"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"pad\"\r\n\r\n" + strings.Repeat("a", 17<<10) + "\r\n--b--\r\n"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/saml/bind", struct{ io.Reader }{strings.NewReader(tc.body)})
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", tc.contentType)
+		res := c.do(r)
+		if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "bind.body_too_large") {
+			t.Errorf("%s: %d, want 413 bind.body_too_large\n%s", name, res.StatusCode, res.Body)
+		}
+	}
+	if d := before.delta(e.snapshot()); len(d) != 0 {
+		t.Errorf("wrote %v", d)
 	}
 }

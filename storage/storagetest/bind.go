@@ -338,32 +338,40 @@ func testBindEventDuplicateID(t *testing.T, s storage.Storage) {
 func testBindEventConcurrent(t *testing.T, s storage.Storage) {
 	mustCreate(t, s, customer("acc-1", ""))
 	issued(t, s, "acc-1", "cn", now())
-	// The same bind arriving n times at once (double submits, replicas):
-	// exactly one binds, the others find it bound.
-	const n = 10
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		outcomes = map[string]int{}
-	)
-	for range n {
-		wg.Go(func() {
-			got, err := s.ApplyBindEvent(t.Context(), bindEventFor("acc-1", "dom-1", "hw_one", storage.BindActionBind), window())
-			if err != nil {
-				t.Errorf("ApplyBindEvent: %v", err)
-				return
-			}
-			mu.Lock()
-			outcomes[got.Outcome]++
-			mu.Unlock()
-		})
+	// The same bind arriving n times at once (double submits, replicas),
+	// in several rounds: exactly one binds, the others find it bound; an
+	// unbind between rounds starts the next from no binding.
+	const n, rounds = 8, 5
+	for round := range rounds {
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			start    = make(chan struct{})
+			outcomes = map[string]int{}
+		)
+		for range n {
+			e := bindEventFor("acc-1", "dom-1", "hw_one", storage.BindActionBind)
+			wg.Go(func() {
+				<-start
+				got, err := s.ApplyBindEvent(t.Context(), e, window())
+				if err != nil {
+					t.Errorf("ApplyBindEvent: %v", err)
+					return
+				}
+				mu.Lock()
+				outcomes[got.Outcome]++
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if outcomes[storage.BindOutcomeBound] != 1 || outcomes[storage.BindOutcomeUnchanged] != n-1 {
+			t.Fatalf("round %d: outcomes of %d concurrent identical binds = %v, want 1 bound and %d unchanged", round, n, outcomes, n-1)
+		}
+		mustApply(t, s, bindEventFor("acc-1", "dom-1", "hw_one", storage.BindActionUnbind), storage.BindOutcomeUnbound)
 	}
-	wg.Wait()
-	if outcomes[storage.BindOutcomeBound] != 1 || outcomes[storage.BindOutcomeUnchanged] != n-1 {
-		t.Errorf("outcomes of %d concurrent identical binds = %v, want 1 bound and %d unchanged", n, outcomes, n-1)
-	}
-	if st := stateOf(t, s, "acc-1"); st.events != n || st.audit != n+1 {
-		t.Errorf("state = %+v, want %d events and %d audit rows", st, n, n+1)
+	if st := stateOf(t, s, "acc-1"); st.events != rounds*(n+1) || st.audit != rounds*(n+1)+1 {
+		t.Errorf("state = %+v, want %d events and %d audit rows", st, rounds*(n+1), rounds*(n+1)+1)
 	}
 }
 
