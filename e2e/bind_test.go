@@ -340,3 +340,45 @@ func TestBindRefusalsWriteNothing(t *testing.T) {
 		t.Errorf("Chinese refusal page: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestDemoRestartKeepsBindings: the demo restarted on its data directory
+// agrees with itself: the mock IAM remembers the binding (its state file)
+// as the IdP's database does, so the second "Open console" goes straight
+// to the console.
+func TestDemoRestartKeepsBindings(t *testing.T) {
+	dir := t.TempDir()
+	start := func() *demo.Env {
+		env, err := demo.Start(context.Background(), demo.Options{DataDir: dir, IdPAddr: "127.0.0.1:0", IAMAddr: "127.0.0.1:0",
+			IAMKeyBits: 2048, Password: "correct horse battery", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	env := start()
+	b := newBrowser(t)
+	bindPage := toBindPage(t, b, env)
+	notify := b.submit(bindPage, bindPage.form(t, "/authui/saml/bind"))
+	if console := b.submit(notify, notify.form(t, env.IdPURL+"/saml/bind")); console.URL.Path != "/console" {
+		t.Fatalf("bind: %d %s", console.Status, console.URL)
+	}
+	bound := env.IAM.Bindings()
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	env = start()
+	t.Cleanup(func() { env.Close() })
+	if got := env.IAM.Bindings(); len(got) != 1 || got[env.Username] != bound[env.Username] {
+		t.Fatalf("the mock IAM after a restart knows %v, want %v", got, bound)
+	}
+	b = newBrowser(t)
+	post := signIn(t, b, env, "correct horse battery")
+	console := b.submit(post, post.form(t, "/authui/saml/SAMLAssertionConsumer"))
+	if console.URL.Path != "/console" || strings.Contains(console.Body, "Create and bind") {
+		t.Fatalf("after a restart the bound customer should go straight to the console, got %d %s:\n%s", console.Status, console.URL, console.Body)
+	}
+	if got := firstLoginFlag(t, b, env); got != "false" {
+		t.Errorf("isFirstLogin after a restart = %s", got)
+	}
+}
