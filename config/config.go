@@ -53,6 +53,11 @@ type Config struct {
 	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
 	// AllowSHA1 accepts rsa-sha1 request signatures (refused by default).
 	AllowSHA1 bool `yaml:"allow_sha1"`
+	// BindWindow is how long after an assertion for a site a bind-result
+	// notification for that customer and site is accepted (docs/profile.md
+	// §4): Huawei's documents carry no timestamp or nonce, so this is what
+	// stops an old signed document from being replayed later.
+	BindWindow Duration `yaml:"bind_window"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
@@ -212,6 +217,7 @@ func (c *Config) applyDefaults() {
 	def(&c.AssertionLifetime, 5*time.Minute)
 	def(&c.SessionLifetime, 8*time.Hour)
 	def(&c.SessionIdleTimeout, time.Hour)
+	def(&c.BindWindow, time.Hour)
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -324,7 +330,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	for key, d := range map[string]Duration{"clock_skew": c.ClockSkew, "request_lifetime": c.RequestLifetime, "assertion_lifetime": c.AssertionLifetime, "session_lifetime": c.SessionLifetime, "session_idle_timeout": c.SessionIdleTimeout} {
+	for key, d := range map[string]Duration{"clock_skew": c.ClockSkew, "request_lifetime": c.RequestLifetime, "assertion_lifetime": c.AssertionLifetime, "session_lifetime": c.SessionLifetime, "session_idle_timeout": c.SessionIdleTimeout, "bind_window": c.BindWindow} {
 		if d <= 0 {
 			bad(key, "must be positive")
 		}
@@ -334,6 +340,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AssertionLifetime.D() > 10*time.Minute {
 		bad("assertion_lifetime", "%s is too long: use at most 10m", c.AssertionLifetime.D())
+	}
+	if c.BindWindow.D() > 24*time.Hour {
+		bad("bind_window", "%s is too long: a bind follows the login within minutes; use at most 24h", c.BindWindow.D())
 	}
 	if (c.NextKeyFile == "") != (c.NextCertFile == "") {
 		bad("next_key_file", "next_key_file and next_cert_file go together: set both or neither")

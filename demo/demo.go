@@ -2,6 +2,12 @@
 // SQLite with generated dev keys, a mock Huawei Cloud IAM playing the China
 // site, and a demo customer. `idp demo` runs it for people; the end-to-end
 // and browser tests run the very same thing.
+//
+// The IdP and the mock IAM are on different sites, as in production: the
+// IdP at http://127.0.0.1:PORT, the mock at http://localhost:PORT. So a
+// real browser shows the real cookie behaviour: the mock's cross-site form
+// POST of the bind-result notification arrives at the IdP without the
+// SameSite=Lax session cookie.
 package demo
 
 import (
@@ -15,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"hcidp/app"
@@ -31,8 +38,13 @@ type Options struct {
 	// DataDir holds keys, the SQLite database and the generated config.
 	DataDir string
 	// IdPAddr and IAMAddr are loopback listen addresses ("127.0.0.1:0" picks a port).
+	// The IdP's URL uses the listener's IP address, the mock IAM's the name
+	// localhost: two sites.
 	IdPAddr string
 	IAMAddr string
+	// IAM edits the mock IAM's configuration before start (tests: the
+	// notification's signature convention, GET).
+	IAM func(*mockiam.Config)
 	// IAMKeyBits is the mock IAM's RSA key size (default 4096, like Huawei's).
 	IAMKeyBits int
 	// Username and Password of the demo customer; a random password by default.
@@ -115,16 +127,21 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	closeAll := func() { idpLn.Close(); iamLn.Close() }
 	idpURL := "http://" + idpLn.Addr().String()
-	iamURL := "http://" + iamLn.Addr().String()
+	iamURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(iamLn.Addr().(*net.TCPAddr).Port))
 	const xAccountType, bpID = "HCIDPDEMO", "demo-bp-0001"
 
-	iam, err := mockiam.New(mockiam.Config{
+	iamCfg := mockiam.Config{
 		Site: "cn", BaseURL: iamURL, XAccountType: xAccountType, BpID: bpID,
 		Key: iamKey, Cert: iamCert,
 		IdPEntityID: idpURL + "/saml/metadata", IdPSSOURL: idpURL + "/saml/sso",
 		IdPCerts: []*x509.Certificate{idpCert}, BindCallbackURL: idpURL + "/saml/bind",
-		Logger: o.Logger.With("component", "mock-iam"),
-	})
+		StateFile: filepath.Join(o.DataDir, "mock-iam-bindings.json"),
+		Logger:    o.Logger.With("component", "mock-iam"),
+	}
+	if o.IAM != nil {
+		o.IAM(&iamCfg)
+	}
+	iam, err := mockiam.New(iamCfg)
 	if err != nil {
 		closeAll()
 		return nil, err

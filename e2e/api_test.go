@@ -654,3 +654,56 @@ func TestLaunchRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIShowsNotificationBindingsAndEvents: after Huawei's notification,
+// GET customer shows the binding with its source and convention, and the
+// bind events listing shows each notification: action, convention, source,
+// outcome and the document verbatim.
+func TestAPIShowsNotificationBindingsAndEvents(t *testing.T) {
+	env := startAPIDemo(t, testAPIKey)
+	b := newBrowser(t)
+	bindPage := toBindPage(t, b, env)
+	notify := b.submit(bindPage, bindPage.form(t, "/authui/saml/bind"))
+	console := b.submit(notify, notify.form(t, env.IdPURL+"/saml/bind"))
+	unbind := b.submit(console, console.form(t, "/authui/saml/unbind"))
+	b.submit(unbind, unbind.form(t, env.IdPURL+"/saml/bind"))
+	// Bound again, so the customer has a binding to show.
+	b.submit(notify, notify.form(t, env.IdPURL+"/saml/bind"))
+
+	res := apiCall(t, env, testAPIKey, "GET", "/api/v1/customers/"+env.Username, nil)
+	wantAPI(t, "get customer", res, 200, "")
+	bs, _ := res.JSON["bindings"].([]any)
+	if len(bs) != 1 {
+		t.Fatalf("bindings = %s", res.Raw)
+	}
+	bnd := bs[0].(map[string]any)
+	if bnd["source"] != "notification" || bnd["convention"] != "value" || bnd["event_id"] == "" || bnd["domain_id"] == "" {
+		t.Errorf("binding = %v", bnd)
+	}
+
+	res = apiCall(t, env, testAPIKey, "GET", "/api/v1/customers/"+env.Username+"/bind-events", nil)
+	wantAPI(t, "bind events", res, 200, "")
+	evs, _ := res.JSON["events"].([]any)
+	if len(evs) != 3 {
+		t.Fatalf("events = %s", res.Raw)
+	}
+	var got []string
+	for _, e := range evs {
+		m := e.(map[string]any)
+		doc, _ := m["document"].(map[string]any)
+		got = append(got, m["action"].(string)+"/"+m["outcome"].(string)+"/"+m["convention"].(string)+"/"+m["source"].(string)+"/"+doc["bindAction"].(string))
+	}
+	if want := "bind/bound/value/notification/0 unbind/unbound/value/notification/1 bind/bound/value/notification/0"; strings.Join(got, " ") != want {
+		t.Errorf("events = %v, want %s", got, want)
+	}
+	if evs[0].(map[string]any)["id"] != bnd["event_id"] || evs[0].(map[string]any)["domain_id"] != bnd["domain_id"] {
+		t.Errorf("the newest event %v is not the binding's %v", evs[0].(map[string]any)["id"], bnd["event_id"])
+	}
+	res = apiCall(t, env, testAPIKey, "GET", "/api/v1/customers/"+env.Username+"/bind-events?limit=1", nil)
+	if evs, _ := res.JSON["events"].([]any); len(evs) != 1 {
+		t.Errorf("limit=1: %s", res.Raw)
+	}
+	wantAPI(t, "bad limit", apiCall(t, env, testAPIKey, "GET", "/api/v1/customers/"+env.Username+"/bind-events?limit=0", nil), 400, "invalid_limit")
+	wantAPI(t, "unknown customer", apiCall(t, env, testAPIKey, "GET", "/api/v1/customers/nobody/bind-events", nil), 404, "customer_not_found")
+	wantAPI(t, "no key", apiCall(t, env, "", "GET", "/api/v1/customers/"+env.Username+"/bind-events", nil), 401, "unauthorized")
+}

@@ -13,10 +13,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +31,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"hcidp/demo"
+	"hcidp/mockiam"
+	"hcidp/storage"
 )
 
 func TestChromiumSSOBindAndConsole(t *testing.T) {
@@ -52,7 +56,9 @@ func TestChromiumSSOBindAndConsole(t *testing.T) {
 	c.waitHTML("mock IAM bind page", "Create and bind")
 	c.expectPath("mock IAM bind page", env.IAMURL, "/authui/saml/SAMLAssertionConsumer")
 
-	// 4. Create and bind -> the mock calls the IdP's bind callback -> console.
+	// 4. Create and bind -> the mock's auto-submitting form POSTs the
+	// notification to the IdP (cross-site: 127.0.0.1 is not localhost) ->
+	// 303 to the IdP's result page -> 303 to the console asked for.
 	c.do(chromedp.Click(chromedp.CSS(`form[action*="/authui/saml/bind"] button[type=submit]`)))
 	c.waitHTML("mock console", "Huawei Cloud console (mock")
 	c.expectPath("mock console", env.IAMURL, "/console")
@@ -71,11 +77,52 @@ func TestChromiumSSOBindAndConsole(t *testing.T) {
 		"GET "+env.IdPURL+"/saml/sso",
 		"POST "+env.IAMURL+"/authui/saml/SAMLAssertionConsumer",
 		"POST "+env.IAMURL+"/authui/saml/bind",
-		"GET "+env.IdPURL+"/saml/bind",
+		"POST "+env.IdPURL+"/saml/bind",
+		"GET "+env.IdPURL+"/saml/bind/result",
 		"GET "+env.IAMURL+"/console",
 	)
-	if b, err := env.IdP.Store.GetBinding(context.Background(), env.Username, "cn"); err != nil || b.DomainID == "" {
-		t.Fatalf("the bind callback was not recorded: %+v %v", b, err)
+	// The real cookie behaviour: the cross-site POST came without the
+	// IdP's SameSite=Lax session cookie; the 303'd GET carried it again.
+	if sent, why := c.cookieOn("POST "+env.IdPURL+"/saml/bind", "hcidp_session"); sent ||
+		!(slices.Contains(why, network.CookieBlockedReasonSameSiteLax) || slices.Contains(why, network.CookieBlockedReasonSchemefulSameSiteLax)) {
+		t.Errorf("the cross-site notification POST: session cookie sent=%v blocked=%v, want blocked by SameSite=Lax", sent, why)
+	}
+	if sent, why := c.cookieOn("GET "+env.IdPURL+"/saml/bind/result", "hcidp_session"); !sent {
+		t.Errorf("the result page GET did not carry the session cookie (blocked: %v)", why)
+	}
+	ctx := context.Background()
+	b, err := env.IdP.Store.GetBinding(ctx, env.Username, "cn")
+	if err != nil || b.DomainID == "" || b.DomainID != env.IAM.Bindings()[env.Username] || b.Source != storage.SourceNotification || b.Convention != "value" {
+		t.Fatalf("the notification was not recorded: %+v %v", b, err)
+	}
+
+	// 5. Unbind on the mock console -> the unbind notification -> the
+	// IdP's result page says so; the binding is gone.
+	c.do(chromedp.Click(chromedp.CSS(`form#unbind button[type=submit]`)))
+	c.waitHTML("unbind result page", "Huawei Cloud account unbound")
+	c.expectPath("unbind result page", env.IdPURL, "/saml/bind/result")
+	if _, err := env.IdP.Store.GetBinding(ctx, env.Username, "cn"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("binding after the unbind: %v", err)
+	}
+
+	// 6. Open the console again: isFirstLogin=true, Huawei offers to bind
+	// again (no password: the IdP session is still there); bind again.
+	c.navigate(env.PortalURL)
+	c.waitHTML("portal", `id="open-console"`)
+	c.do(chromedp.Click(chromedp.ID("open-console")))
+	c.waitHTML("mock IAM bind page again", "Create and bind")
+	if !strings.Contains(c.html(), "isFirstLogin=true") {
+		t.Error("the bind page after the unbind does not say isFirstLogin=true")
+	}
+	c.do(chromedp.Click(chromedp.CSS(`form[action*="/authui/saml/bind"] button[type=submit]`)))
+	c.waitHTML("mock console again", "Huawei Cloud console (mock")
+	c.expectPath("mock console again", env.IAMURL, "/console")
+	es, err := env.IdP.Store.ListBindEvents(ctx, env.Username, 0)
+	if err != nil || len(es) != 3 || es[0].Outcome != storage.BindOutcomeBound || es[1].Outcome != storage.BindOutcomeUnbound || es[2].Outcome != storage.BindOutcomeBound {
+		t.Fatalf("bind events (newest first) = %+v, %v; want bound, unbound, bound", es, err)
+	}
+	if b, err := env.IdP.Store.GetBinding(ctx, env.Username, "cn"); err != nil || b.EventID != es[0].ID {
+		t.Fatalf("binding after binding again: %+v %v", b, err)
 	}
 }
 
@@ -99,9 +146,19 @@ func TestChromiumWithoutJavaScript(t *testing.T) {
 	c.waitHTML("mock IAM bind page", "Create and bind")
 	c.expectPath("mock IAM bind page", env.IAMURL, "/authui/saml/SAMLAssertionConsumer")
 	c.do(chromedp.Click(chromedp.CSS(`form[action*="/authui/saml/bind"] button[type=submit]`)))
+	// The notification page stays too; its visible button posts it.
+	c.waitHTML("notification page", `id="notify"`)
+	time.Sleep(700 * time.Millisecond)
+	if u := c.url(); !strings.HasPrefix(u, env.IAMURL) || !strings.Contains(c.html(), `id="notify"`) {
+		t.Fatalf("with JavaScript disabled the notification page submitted itself (now at %s)", u)
+	}
+	c.do(chromedp.Click(chromedp.CSS(`#notify button[type=submit]`)))
 	c.waitHTML("mock console", "Huawei Cloud console (mock")
 	if !strings.Contains(c.html(), env.Username) {
 		t.Fatal("the console page does not show the customer ID")
+	}
+	if _, err := env.IdP.Store.GetBinding(context.Background(), env.Username, "cn"); err != nil {
+		t.Fatalf("the notification was not recorded: %v", err)
 	}
 }
 
@@ -110,8 +167,8 @@ func TestChromiumLanguages(t *testing.T) {
 	for _, tc := range []struct {
 		lang, login, errTitle, bindTitle string
 	}{
-		{"en", "Sign in", "This request cannot be completed", "Huawei Cloud account bound"},
-		{"zh-CN", "登录", "无法完成此请求", "华为云账号已绑定"},
+		{"en", "Sign in", "This request cannot be completed", "No Huawei Cloud account bound"},
+		{"zh-CN", "登录", "无法完成此请求", "未绑定华为云账号"},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			c := newChromium(t, tc.lang, true)
@@ -135,9 +192,10 @@ func TestChromiumLanguages(t *testing.T) {
 			}
 			c.screenshot("error-" + tc.lang + ".png")
 
-			// Result page: a genuine bind callback outside any console flow.
-			doc, _ := json.Marshal(map[string]string{"xAccountId": env.Username, "xUserId": env.Username,
-				"domainId": "0123456789abcdef0123456789abcde" + tc.lang[:1], "domainName": "hw_demo_" + tc.lang[:2], "resultCode": "0"})
+			// Result page: a genuine unbind notification (by GET) for a
+			// customer with no binding, outside any console flow.
+			doc, _ := json.Marshal(mockiam.BindDocument{DomainName: "hw_demo_" + tc.lang[:2],
+				DomainID: "0123456789abcdef0123456789abcde" + tc.lang[:1], XUserID: env.Username, BindAction: mockiam.BindActionUnbind})
 			c.navigate(env.IAM.SignedBindURL(doc, nil))
 			c.waitHTML("bind result page", "<h1>")
 			if h1 := c.text("h1"); h1 != tc.bindTitle {
@@ -155,6 +213,11 @@ type chromium struct {
 
 	mu   sync.Mutex
 	docs []string // "METHOD URL-without-query" of every document request
+	// hops and cookies pair, per request ID (shared by the hops of a
+	// redirect chain), each document hop with the cookies Chromium
+	// considered for it: name -> the reasons it was blocked (none: sent).
+	hops    map[network.RequestID][]string
+	cookies map[network.RequestID][]map[string][]network.CookieBlockedReason
 }
 
 // chromiumPath finds the browser: $HCIDP_CHROMIUM, /usr/bin/chromium, or PATH.
@@ -200,7 +263,8 @@ func newChromium(t *testing.T, lang string, javascript bool) *chromium {
 	)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	c := &chromium{t: t, ctx: ctx}
+	c := &chromium{t: t, ctx: ctx, hops: map[network.RequestID][]string{},
+		cookies: map[network.RequestID][]map[string][]network.CookieBlockedReason{}}
 
 	// The first Run starts the browser (no timeout on this context: it would
 	// stop the browser).
@@ -208,10 +272,24 @@ func newChromium(t *testing.T, lang string, javascript bool) *chromium {
 		t.Fatalf("start %s: %v", exe, err)
 	}
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Type == network.ResourceTypeDocument && e.Request != nil {
-			u, _, _ := strings.Cut(e.Request.URL, "?")
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if e.Type == network.ResourceTypeDocument && e.Request != nil {
+				u, _, _ := strings.Cut(e.Request.URL, "?")
+				c.mu.Lock()
+				c.docs = append(c.docs, e.Request.Method+" "+u)
+				c.hops[e.RequestID] = append(c.hops[e.RequestID], e.Request.Method+" "+u)
+				c.mu.Unlock()
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			m := map[string][]network.CookieBlockedReason{}
+			for _, ac := range e.AssociatedCookies {
+				if ac.Cookie != nil {
+					m[ac.Cookie.Name] = append([]network.CookieBlockedReason{}, ac.BlockedReasons...)
+				}
+			}
 			c.mu.Lock()
-			c.docs = append(c.docs, e.Request.Method+" "+u)
+			c.cookies[e.RequestID] = append(c.cookies[e.RequestID], m)
 			c.mu.Unlock()
 		}
 	}); err != nil {
@@ -392,6 +470,34 @@ func (c *chromium) signIn(env *demo.Env) {
 			"to the IAM was blocked by the login page's Content-Security-Policy \"form-action 'self'\" (browsers " +
 			"apply form-action to every redirect of a form submission). The login page's form-action must also " +
 			"allow each trusted site's IAM origin (ServiceProvider.AuthURL).")
+	}
+}
+
+// cookieOn reports what became of the cookie name on the document request
+// doc ("METHOD URL-without-query"): sent, or blocked with reasons.
+func (c *chromium) cookieOn(doc, name string) (sent bool, blocked []network.CookieBlockedReason) {
+	c.t.Helper()
+	deadline := time.Now().Add(5 * time.Second) // extra info may trail the request
+	for {
+		c.mu.Lock()
+		for id, hops := range c.hops {
+			for i, h := range hops {
+				if h != doc || i >= len(c.cookies[id]) {
+					continue
+				}
+				reasons, ok := c.cookies[id][i][name]
+				c.mu.Unlock()
+				if !ok {
+					c.t.Fatalf("%s: Chromium did not consider a cookie %s at all", doc, name)
+				}
+				return len(reasons) == 0, reasons
+			}
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no cookie information for %s", doc)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -48,7 +48,8 @@ func TestMetricsMove(t *testing.T) {
 	post := signIn(t, b, env, "correct horse battery")
 	samlResponse(t, env, post)
 	bindPage := b.submit(post, post.form(t, "/authui/saml/SAMLAssertionConsumer"))
-	b.submit(bindPage, bindPage.form(t, "/authui/saml/bind"))
+	notify := b.submit(bindPage, bindPage.form(t, "/authui/saml/bind"))
+	b.submit(notify, notify.form(t, "/saml/bind"))
 	b.get(env.IdPURL + "/saml/sso?SAMLRequest=x") // refused: not signed
 	after := scrape()
 
@@ -59,7 +60,7 @@ func TestMetricsMove(t *testing.T) {
 		{"hcidp_sso_requests_total", []string{`outcome="issued"`}},
 		{"hcidp_sso_requests_total", []string{`outcome="refused"`, `reason="signature.missing"`}},
 		{"hcidp_logins_total", []string{`outcome="success"`}},
-		{"hcidp_bind_callbacks_total", []string{`outcome="bound"`}},
+		{"hcidp_bind_callbacks_total", []string{`outcome="bound"`, `convention="value"`}},
 		{"hcidp_response_signing_seconds_count", nil},
 	} {
 		if d := metricValue(t, after, m.name, m.labels...) - metricValue(t, before, m.name, m.labels...); d < 1 {

@@ -271,9 +271,9 @@ func TestTwoReplicasActAsOne(t *testing.T) {
 	if !strings.Contains(bindPage.Body, "Create and bind") {
 		t.Fatalf("mock IAM should offer to bind: %s", bindPage.Body)
 	}
-	f := bindPage.form(t, "/authui/saml/bind")
-	// The mock sends the browser to the public base URL, which is A.
-	b.submit(bindPage, f)
+	notify := b.submit(bindPage, bindPage.form(t, "/authui/saml/bind"))
+	// The mock's notification goes to the public base URL, which is A.
+	b.submit(notify, notify.form(t, "/saml/bind"))
 	resp = b.noRedirect("http://" + addrB + "/console?site=cn")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if loc.Query().Get("isFirstLogin") != "false" {

@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ var apiRoutes = []apiRoute{
 	{http.MethodPost, "/api/v1/customers/{xAccountId}/disable", (*Server).apiDisableCustomer},
 	{http.MethodPost, "/api/v1/customers/{xAccountId}/enable", (*Server).apiEnableCustomer},
 	{http.MethodPut, "/api/v1/customers/{xAccountId}/bindings/{site}", (*Server).apiPutBinding},
+	{http.MethodGet, "/api/v1/customers/{xAccountId}/bind-events", (*Server).apiListBindEvents},
 	{http.MethodPost, "/api/v1/launch", (*Server).apiLaunch},
 }
 
@@ -223,10 +225,15 @@ type apiBinding struct {
 	DomainName string    `json:"domain_name"`
 	Source     string    `json:"source"`
 	BoundAt    time.Time `json:"bound_at"`
+	// Convention and EventID: for source "notification", the signature
+	// convention that verified and the bind event; "" otherwise.
+	Convention string `json:"convention"`
+	EventID    string `json:"event_id"`
 }
 
 func toAPIBinding(b storage.Binding) apiBinding {
-	return apiBinding{Site: b.Site, DomainID: b.DomainID, DomainName: b.DomainName, Source: b.Source, BoundAt: b.BoundAt.UTC()}
+	return apiBinding{Site: b.Site, DomainID: b.DomainID, DomainName: b.DomainName, Source: b.Source, BoundAt: b.BoundAt.UTC(),
+		Convention: b.Convention, EventID: b.EventID}
 }
 
 // customerJSON renders c with its bindings on every site.
@@ -397,7 +404,7 @@ func (s *Server) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	b := storage.Binding{XAccountID: id, Site: site, DomainID: req.DomainID, DomainName: req.DomainName,
-		Source: "api", BoundAt: s.now().UTC()}
+		Source: storage.SourceAPI, BoundAt: s.now().UTC()}
 	err = s.store.PutBinding(r.Context(), b)
 	if errors.Is(err, storage.ErrNotFound) {
 		return customerNotFound(id)
@@ -405,10 +412,72 @@ func (s *Server) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.apiAudit(r, id, site, "recorded", "binding.put domain_id="+req.DomainID+" domain_name="+req.DomainName); err != nil {
+	if err := s.apiAudit(r, id, site, "recorded", "binding.put domain_id="+req.DomainID+" domain_name="+req.DomainName+
+		" action=bind source="+storage.SourceAPI); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toAPIBinding(b))
+	return nil
+}
+
+// apiBindEvent is a received bind-result notification as the API shows it.
+type apiBindEvent struct {
+	ID                 string          `json:"id"`
+	Site               string          `json:"site"`
+	Action             string          `json:"action"`
+	Convention         string          `json:"convention"`
+	Source             string          `json:"source"`
+	Outcome            string          `json:"outcome"`
+	DomainID           string          `json:"domain_id"`
+	DomainName         string          `json:"domain_name"`
+	PreviousDomainID   string          `json:"previous_domain_id"`
+	PreviousDomainName string          `json:"previous_domain_name"`
+	ReceivedAt         time.Time       `json:"received_at"`
+	DocumentSHA256     string          `json:"document_sha256"`
+	Document           json.RawMessage `json:"document"`
+}
+
+// maxAPIBindEvents bounds one listing of bind events.
+const maxAPIBindEvents = 1000
+
+// apiListBindEvents: GET /api/v1/customers/{xAccountId}/bind-events, the
+// customer's bind-result notifications, newest first (?limit=, default 100).
+func (s *Server) apiListBindEvents(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAPIBindEvents {
+			return apiErr(http.StatusBadRequest, "invalid_limit", "limit must be a number from 1 to %d", maxAPIBindEvents)
+		}
+		limit = n
+	}
+	if _, err := s.store.GetCustomer(r.Context(), id); errors.Is(err, storage.ErrNotFound) {
+		return customerNotFound(id)
+	} else if err != nil {
+		return err
+	}
+	es, err := s.store.ListBindEvents(r.Context(), id, limit)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Events []apiBindEvent `json:"events"`
+	}{Events: []apiBindEvent{}}
+	for _, e := range es {
+		doc := json.RawMessage(e.Document)
+		if !json.Valid(doc) { // events of the guessed schema were not checked
+			doc, _ = json.Marshal(string(e.Document))
+		}
+		out.Events = append(out.Events, apiBindEvent{ID: e.ID, Site: e.Site, Action: e.Action, Convention: e.Convention,
+			Source: storage.SourceNotification, Outcome: e.Outcome, DomainID: e.DomainID, DomainName: e.DomainName,
+			PreviousDomainID: e.PreviousDomainID, PreviousDomainName: e.PreviousDomainName, ReceivedAt: e.ReceivedAt.UTC(),
+			DocumentSHA256: e.DocumentHash, Document: doc})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -9,6 +9,7 @@ package idp
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"compress/zlib"
 	"crypto"
@@ -18,7 +19,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +31,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hcidp/storage"
 )
 
 // attackCase is one entry of testdata/attacks/*.json.
@@ -114,9 +119,10 @@ type requestSpec struct {
 	Base64 string `json:"base64"`
 }
 
-// bindSpec builds a bind-result callback.
+// bindSpec builds a bind-result notification and the state it meets.
 type bindSpec struct {
-	// Document is the JSON document (default: alice bound successfully).
+	// Document is the JSON document (default: alice binds 0a1b2c3d4e5f,
+	// as Huawei documents it).
 	Document json.RawMessage `json:"document"`
 	// Raw is the document text verbatim (bad JSON).
 	Raw *string `json:"raw"`
@@ -124,6 +130,29 @@ type bindSpec struct {
 	Base64 string `json:"base64"`
 	// PadDocument adds a field of this many bytes.
 	PadDocument int `json:"pad_document"`
+	// Method is "GET" (default: the query) or "POST" (the body).
+	Method string `json:"method"`
+	// Body is the POST encoding: "urlencoded" (default) or "multipart";
+	// ContentType, when set, replaces the Content-Type header.
+	Body        string `json:"body"`
+	ContentType string `json:"content_type"`
+	// PadBody appends an ignored field of this many bytes to a POST body.
+	PadBody int `json:"pad_body"`
+	// Convention is the signed message: "query" (default: the raw
+	// "bindRequest=..&SigAlg=.." octets), "value" (the base64 text) or
+	// "json" (the decoded document: neither convention).
+	Convention string `json:"convention"`
+	// SignDocument, when set, is the document the signature is made over
+	// (a genuine signature of another document: a swap).
+	SignDocument json.RawMessage `json:"sign_document"`
+	// SSO is the customer an assertion for site cn was issued to before the
+	// notification (default "alice"; "none" for nobody), SSOAge how long
+	// ago (default "10m"), SSOSite for which site (default "cn").
+	SSO     string `json:"sso"`
+	SSOAge  string `json:"sso_age"`
+	SSOSite string `json:"sso_site"`
+	// Bound, when set, binds alice on cn to this domainId first.
+	Bound string `json:"bound"`
 }
 
 type attackWant struct {
@@ -132,8 +161,12 @@ type attackWant struct {
 	Reason string `json:"reason"`
 	// Result for accepted cases: "success" (Response with an Assertion),
 	// "NoPassive" / "InvalidNameIDPolicy" (signed error Response, no
-	// Assertion), "login" (sent to the login page), "bind_ok", "bind_failed".
+	// Assertion), "login" (sent to the login page), or for a notification
+	// the outcome of the stored event: "bound", "rebound", "unchanged",
+	// "unbound".
 	Result string `json:"result"`
+	// Convention is the convention a notification's event must record.
+	Convention string `json:"convention"`
 	// Delta is the expected row-count change of an accepted case (tables
 	// not named must not change); refusals always expect none.
 	Delta map[string]int `json:"delta"`
@@ -194,9 +227,10 @@ func runAttackCase(t *testing.T, c attackCase) {
 	if c.Session != "" {
 		cl.mustLogin(c.Session)
 	}
-	target := e.buildAttackURL(t, c)
+	e.prepareBindState(t, c)
+	send := e.buildAttackRequest(t, c)
 	if c.Repeat {
-		first := cl.get(target)
+		first := cl.do(send())
 		if first.StatusCode >= 400 {
 			t.Fatalf("first (legitimate) request refused: %d\n%s", first.StatusCode, first.Body)
 		}
@@ -205,7 +239,7 @@ func runAttackCase(t *testing.T, c attackCase) {
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	res := cl.get(target)
+	res := cl.do(send())
 	runtime.ReadMemStats(&m1)
 	after := e.snapshot()
 	delta := before.delta(after)
@@ -244,7 +278,7 @@ func runAttackCase(t *testing.T, c attackCase) {
 		if !maps.Equal(delta, want) {
 			t.Errorf("rows written = %v, want %v", delta, want)
 		}
-		checkAttackResult(t, e, c, res)
+		checkAttackResult(t, e, c, res, cl)
 	}
 	for _, s := range c.Want.Contains {
 		if !strings.Contains(res.Body, s) {
@@ -264,7 +298,7 @@ func runAttackCase(t *testing.T, c attackCase) {
 }
 
 // checkAttackResult checks what an accepted case produced.
-func checkAttackResult(t *testing.T, e *hardenEnv, c attackCase, res *hxResp) {
+func checkAttackResult(t *testing.T, e *hardenEnv, c attackCase, res *hxResp, cl *hxClient) {
 	t.Helper()
 	doc, _, _ := postForm(res.Body)
 	switch c.Want.Result {
@@ -296,10 +330,8 @@ func checkAttackResult(t *testing.T, e *hardenEnv, c attackCase, res *hxResp) {
 		if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/login?flow=") {
 			t.Errorf("want a redirect to the login page, got Location %q", loc)
 		}
-	case "bind_ok", "bind_failed":
-		if doc != nil {
-			t.Error("bind callback page carries a SAMLResponse")
-		}
+	case "bound", "rebound", "unchanged", "unbound":
+		checkBindResult(t, e, c, res, cl)
 	default:
 		t.Fatalf("unknown want.result %q", c.Want.Result)
 	}
@@ -307,8 +339,27 @@ func checkAttackResult(t *testing.T, e *hardenEnv, c attackCase, res *hxResp) {
 
 var assertionRE = regexp.MustCompile(`<(\w+:)?Assertion[\s>]`)
 
-// buildAttackURL builds the request URL of c, signing as c says.
-func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
+// buildAttackRequest returns a function making the request of c (afresh
+// for each send), signing as c says.
+func (e *hardenEnv) buildAttackRequest(t *testing.T, c attackCase) func() *http.Request {
+	t.Helper()
+	target, body, contentType := e.buildAttack(t, c)
+	method := http.MethodGet
+	if c.Bind != nil && c.Bind.Method != "" {
+		method = c.Bind.Method
+	}
+	return func() *http.Request {
+		req := httptest.NewRequest(method, target, bytes.NewReader(body))
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", contentType)
+			req.Header.Set("Origin", "https://auth.huaweicloud.com") // cross-site, as Huawei's page posts it
+		}
+		return req
+	}
+}
+
+// buildAttack builds the URL of c and, for a POSTed notification, its body.
+func (e *hardenEnv) buildAttack(t *testing.T, c attackCase) (target string, body []byte, contentType string) {
 	t.Helper()
 	endpoint := c.Endpoint
 	if endpoint == "" {
@@ -318,11 +369,24 @@ func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
 	if path == "" {
 		t.Fatalf("unknown endpoint %q", endpoint)
 	}
+	bs := c.Bind
+	if bs == nil {
+		bs = &bindSpec{}
+	}
+	post := endpoint == "bind" && bs.Method == http.MethodPost
+	multipartBody := post && bs.Body == "multipart"
 	if c.RawQuery != nil {
-		return e.origin + path + "?" + *c.RawQuery
+		return e.origin + path + "?" + *c.RawQuery, nil, ""
+	}
+	// enc is the wire encoding of a value: percent-encoding in a query or
+	// an urlencoded body, none in a multipart body.
+	enc := url.QueryEscape
+	if multipartBody {
+		enc = func(s string) string { return s }
 	}
 	type param struct{ name, raw string }
 	var params []param
+	var bindValue string
 	switch endpoint {
 	case "sso":
 		params = append(params, param{"SAMLRequest", url.QueryEscape(e.buildSAMLRequest(t, c.Request))})
@@ -337,13 +401,14 @@ func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
 			params = append(params, param{"RelayState", url.QueryEscape(rs)})
 		}
 	case "bind":
-		params = append(params, param{"bindRequest", url.QueryEscape(buildBindRequest(t, c.Bind))})
+		bindValue = buildBindRequest(t, bs)
+		params = append(params, param{"bindRequest", enc(bindValue)})
 	}
 	alg := c.SigAlg
 	if alg == "" {
 		alg = sigAlgRSASHA256
 	}
-	params = append(params, param{"SigAlg", url.QueryEscape(alg)})
+	params = append(params, param{"SigAlg", enc(alg)})
 	if c.LowerEscapes {
 		for i := range params {
 			params[i].raw = lowerEscapes(params[i].raw)
@@ -360,15 +425,33 @@ func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
 		t.Fatalf("unknown key %q", c.Key)
 	}
 	if key != nil {
+		signed := params
+		if bs.SignDocument != nil { // a genuine signature of another document
+			other := *bs
+			other.Document, other.Raw, other.PadDocument = bs.SignDocument, nil, 0
+			bindValue = buildBindRequest(t, &other)
+			signed = append([]param{{"bindRequest", enc(bindValue)}}, params[1:]...)
+		}
 		var octets []string
-		for _, p := range params { // already in canonical order
+		for _, p := range signed { // already in canonical order
 			octets = append(octets, p.name+"="+p.raw)
+		}
+		message := strings.Join(octets, "&")
+		switch bs.Convention {
+		case "", "query":
+		case "value":
+			message = bindValue
+		case "json": // neither convention: the decoded document
+			doc, _ := decodeBase64Any(bindValue)
+			message = string(doc)
+		default:
+			t.Fatalf("unknown convention %q", bs.Convention)
 		}
 		h := map[string]crypto.Hash{sigAlgRSASHA1: crypto.SHA1, sigAlgRSASHA384: crypto.SHA384, sigAlgRSASHA512: crypto.SHA512}[strings.ToLower(alg)]
 		if h == 0 {
 			h = crypto.SHA256
 		}
-		sig := url.QueryEscape(signQuery(t, key, h, strings.Join(octets, "&")))
+		sig := enc(signQuery(t, key, h, message))
 		if c.LowerEscapes {
 			sig = lowerEscapes(sig)
 		}
@@ -406,6 +489,22 @@ func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
 			}
 		}
 	}
+	if multipartBody {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for _, p := range params {
+			mw.WriteField(p.name, p.raw)
+		}
+		if bs.PadBody > 0 {
+			mw.WriteField("pad", strings.Repeat("a", bs.PadBody))
+		}
+		mw.Close()
+		contentType = mw.FormDataContentType()
+		if bs.ContentType != "" {
+			contentType = bs.ContentType
+		}
+		return e.origin + path, buf.Bytes(), contentType
+	}
 	var parts []string
 	for _, p := range params {
 		parts = append(parts, p.name+"="+p.raw)
@@ -414,7 +513,17 @@ func (e *hardenEnv) buildAttackURL(t *testing.T, c attackCase) string {
 	if c.PadURL > 0 {
 		q += "&pad=" + strings.Repeat("a", c.PadURL)
 	}
-	return e.origin + path + "?" + q
+	if post {
+		if bs.PadBody > 0 {
+			q += "&pad=" + strings.Repeat("a", bs.PadBody)
+		}
+		contentType = "application/x-www-form-urlencoded"
+		if bs.ContentType != "" {
+			contentType = bs.ContentType
+		}
+		return e.origin + path, []byte(q), contentType
+	}
+	return e.origin + path + "?" + q, nil, ""
 }
 
 // lowerEscapes rewrites %2B as %2b and so on: the same bytes, another valid
@@ -548,7 +657,7 @@ func buildBindRequest(t *testing.T, b *bindSpec) string {
 	if b == nil {
 		b = &bindSpec{}
 	}
-	doc := []byte(`{"xAccountId":"alice","xUserId":"alice","domainId":"0a1b2c3d4e5f","domainName":"alice-hw","resultCode":"0"}`)
+	doc := []byte(`{"domainName":"alice_hw","domainId":"0a1b2c3d4e5f","xUserId":"alice","bindAction":"0"}`)
 	if b.Document != nil {
 		doc = b.Document
 	}
@@ -574,6 +683,72 @@ func buildBindRequest(t *testing.T, b *bindSpec) string {
 	return ""
 }
 
+// prepareBindState sets up what a notification case meets: an assertion
+// issued within the bind window (unless sso is "none") and alice's binding.
+func (e *hardenEnv) prepareBindState(t *testing.T, c attackCase) {
+	t.Helper()
+	if c.Endpoint != "bind" {
+		return
+	}
+	bs := c.Bind
+	if bs == nil {
+		bs = &bindSpec{}
+	}
+	who, age, site := cmp.Or(bs.SSO, "alice"), cmp.Or(bs.SSOAge, "10m"), cmp.Or(bs.SSOSite, "cn")
+	if who != "none" {
+		d, err := time.ParseDuration(age)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.AppendAudit(t.Context(), storage.AuditEvent{Time: e.clock.now().Add(-d), Kind: "response",
+			XAccountID: who, Site: site, RequestID: "_earlier", AssertionID: "_a", Outcome: "issued"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bs.Bound != "" {
+		if err := e.store.PutBinding(t.Context(), storage.Binding{XAccountID: "alice", Site: "cn", DomainID: bs.Bound,
+			DomainName: "alice_old", Source: storage.SourceAPI, BoundAt: e.clock.now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkBindResult checks an accepted notification: 303 to the result page,
+// the stored event's outcome and convention, and the result page itself.
+func checkBindResult(t *testing.T, e *hardenEnv, c attackCase, res *hxResp, cl *hxClient) {
+	t.Helper()
+	loc := res.Header.Get("Location")
+	id, ok := strings.CutPrefix(loc, "/saml/bind/result?event=")
+	if res.StatusCode != http.StatusSeeOther || !ok {
+		t.Fatalf("accepted notification: %d Location %q, want 303 to the result page", res.StatusCode, loc)
+	}
+	if raw, _ := base64.RawURLEncoding.DecodeString(id); len(raw) < 16 {
+		t.Errorf("event ID %q has fewer than 128 bits", id)
+	}
+	ev, err := e.store.GetBindEvent(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetBindEvent(%s): %v", id, err)
+	}
+	if ev.Outcome != c.Want.Result || (c.Want.Convention != "" && ev.Convention != c.Want.Convention) {
+		t.Errorf("stored event: outcome %q convention %q, want %q %q", ev.Outcome, ev.Convention, c.Want.Result, c.Want.Convention)
+	}
+	if doc, _ := decodeBase64Any(buildBindRequest(t, c.Bind)); !bytes.Equal(ev.Document, doc) {
+		t.Errorf("stored document %s, want the decoded bindRequest verbatim %s", ev.Document, doc)
+	}
+	page := cl.get(loc)
+	title := map[string]string{"bound": "Huawei Cloud account bound", "rebound": "Huawei Cloud account bound",
+		"unbound": "Huawei Cloud account unbound"}[c.Want.Result]
+	if ev.Outcome == storage.BindOutcomeUnchanged {
+		title = map[string]string{storage.BindActionBind: "Huawei Cloud account already bound", storage.BindActionUnbind: "No Huawei Cloud account bound"}[ev.Action]
+	}
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "<h1>"+title+"</h1>") {
+		t.Errorf("result page: %d, want <h1>%s</h1>:\n%s", page.StatusCode, title, page.Body)
+	}
+	if shows := strings.Contains(page.Body, ev.DomainID); shows != (c.Session == ev.XAccountID) {
+		t.Errorf("result page shows the domain: %v, want %v (signed in as %q, event of %q)", shows, !shows, c.Session, ev.XAccountID)
+	}
+}
+
 // TestAttackCorpusCoversTheIssue fails when a class of attack the hardening
 // issue lists has no case in the corpus.
 func TestAttackCorpusCoversTheIssue(t *testing.T) {
@@ -592,6 +767,15 @@ func TestAttackCorpusCoversTheIssue(t *testing.T) {
 		"bind bad JSON", "IsPassive without session", "unsupported NameIDPolicy", "ForceAuthn with session",
 		"replayed request ID", "RelayState U+0085 NEL (C1 control)", "RelayState U+009B CSI (C1 control)",
 		"RelayState U+202E right-to-left override", "RelayState U+200B zero-width space", "RelayState Chinese, accents and emoji accepted",
+		// The documented bind-result notification (issue 8).
+		"bind POST form data, signature over the bindRequest value (as documented)", "bind POST form data, signature over the redirect octets",
+		"bind POST multipart, signature over the bindRequest value", "bind GET, signature over the bindRequest value", "bind accepted",
+		"unbind of the bound account", "unbind as Huawei's example, bindAction the number 1", "bind sent twice binds once",
+		"rebind to another account", "unbind of another account refused", "bind swapped: a genuine signature of another document",
+		"bind POST swapped: a genuine signature of another document", "bind signature over the decoded JSON refused",
+		"bind duplicate key", "bind out of context: no recent SSO", "bind out of context: SSO older than the bind window",
+		"bind out of context: SSO for another site", "bind bad bindAction", "bind POST body over 16 KiB", "bind unknown customer",
+		"bind POST unsigned", "bind POST duplicated bindRequest",
 	} {
 		if !have[need] {
 			t.Errorf("the corpus has no case %q", need)

@@ -1,94 +1,162 @@
 package idp
 
+// The bind-result notification (docs/profile.md §4). After the SAML login,
+// Huawei IAM binds a Huawei Cloud account to the customer ("create and
+// bind") or unbinds it, then sends the browser to the partner's Notification
+// URL, {base_url}/saml/bind, with the form parameters bindRequest (base64 of
+// a JSON object), SigAlg and Signature. The request path reads as a
+// sequence: read the form or query (size caps, strict parse) -> verify the
+// signature -> decode base64 -> strict JSON -> apply by state, with the
+// recent-SSO check, in one transaction -> 303 to the result page.
+//
+// The browser arrives by a cross-site POST, so the SameSite=Lax session
+// cookie is not sent: the binding comes from the signed document alone,
+// never from a session. The redirected GET of the result page carries the
+// cookie again and continues to the console the customer was heading for.
+
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"hcidp/customer"
 	"hcidp/storage"
 	"hcidp/templates"
 )
 
-// maxBindDocument caps the decoded bindRequest JSON.
-const maxBindDocument = 6 << 10
+const (
+	// maxBindBody caps a POSTed notification body before it is parsed.
+	maxBindBody = 16 << 10
+	// maxBindDocument caps the decoded bindRequest JSON.
+	maxBindDocument = 6 << 10
+	// maxBindDepth bounds the nesting of the JSON (unknown fields may be
+	// objects or arrays; the documented ones are flat).
+	maxBindDepth = 8
+	// maxBindDomainName bounds domainName (the Huawei Cloud account name).
+	maxBindDomainName = 64
+	// bindEventIDBytes is the entropy of a bind event ID (128 bits): the
+	// result page's reference, stored with the event.
+	bindEventIDBytes = 16
+)
 
-// handleBind is the bind-result callback (PROFILE.md §4): Huawei redirects
-// the browser here with bindRequest, SigAlg and Signature.
+// Signature conventions of the notification. Huawei's guide says only
+// that Signature is "of the bindRequest", so a signature is accepted over
+// exactly one of two messages, and which one verified is logged, counted
+// (hcidp_bind_callbacks_total{convention}) and stored with the event:
+//
+//   - conventionValue, (a): the bindRequest value itself, as the base64
+//     text received, that is after the form's (or query's) percent-decoding:
+//     for bindRequest=eyJ4%2BeQ%3D%3D the signed octets are eyJ4+eQ==.
+//   - conventionQuery, (b): the redirect-binding convention (SAML bindings
+//     §3.4.4.1) "bindRequest=<v>&SigAlg=<v>" with both values exactly as
+//     received, still percent-encoded: bindRequest=eyJ4%2BeQ%3D%3D&SigAlg=http%3A%2F%2F…
+//     In a multipart/form-data body nothing is percent-encoded, so <v> are
+//     the field values as received.
+//
+// Nothing else: not other parameter orders, not re-encoded values.
+const (
+	conventionValue = "value"
+	conventionQuery = "query"
+)
+
+var bindConventions = [...]string{conventionValue, conventionQuery}
+
+// bindParams are the names the strict parsers look for.
+var bindParams = []string{"bindRequest", "SigAlg", "Signature"}
+
+// handleBind is the Notification URL: POST (form data, as Huawei documents
+// it) and GET (the same three parameters in the query).
 func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
-	if !s.getOnly(w, r, "bind.method") {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		// HEAD too: a prefetcher must not record a bind event.
+		w.Header().Set("Allow", "GET, POST")
+		s.refuseBind(w, r, refuse(http.StatusMethodNotAllowed, "bind.method", r.Method+" is not allowed"), "")
 		return
 	}
-	ev, ref := s.verifyBind(r)
+	ev, ref := s.verifyBind(w, r)
 	if ref != nil {
-		s.refuse(w, r, ref)
+		conv := ""
+		if ev != nil {
+			conv = ev.Convention
+		}
+		s.refuseBind(w, r, ref, conv)
 		return
 	}
 	ctx := r.Context()
 	// The binding comes from the signed document, never from the session;
-	// a session of another customer means the link was replayed into it.
+	// a session of another customer means the document was replayed into it
+	// (a GET carries the cookie; the cross-site POST does not).
 	if id, _ := s.signedIn(ctx); id != "" && id != ev.XAccountID {
-		s.refuse(w, r, refuse(http.StatusForbidden, "bind.session_mismatch", "the bind callback names another customer than the signed-in one"))
+		s.refuseBind(w, r, refuse(http.StatusForbidden, "bind.session_mismatch", "the notification names another customer than the signed-in one"), ev.Convention)
 		return
 	}
-	created, err := s.store.RecordBindEvent(ctx, *ev)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.refuse(w, r, refuse(400, "bind.unknown_customer", "the bind callback names an unknown customer"))
+	// A bind only in the context of a recent assertion for that customer
+	// and site, shared by all replicas through the audit log; an unbind
+	// needs none. Checked inside the transaction that applies the event.
+	applied, err := s.store.ApplyBindEvent(ctx, *ev, ev.ReceivedAt.Add(-s.cfg.BindWindow.D()))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		s.refuseBind(w, r, refuse(400, "bind.unknown_customer", "the notification names an unknown customer "+truncate(ev.XAccountID, 130)), ev.Convention)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, storage.ErrNoRecentSSO):
+		s.refuseBind(w, r, refuse(http.StatusForbidden, "bind.no_recent_sso",
+			fmt.Sprintf("no assertion for site %s was issued to %s within bind_window (%s): out of context", ev.Site, truncate(ev.XAccountID, 130), s.cfg.BindWindow.D())), ev.Convention)
+		return
+	case errors.Is(err, storage.ErrOtherAccount):
+		s.refuseBind(w, r, refuse(http.StatusConflict, "bind.other_account",
+			"the unbind names Huawei Cloud account "+truncate(ev.DomainID, 130)+", not the one bound"), ev.Convention)
+		return
+	case err != nil:
 		s.unavailable(w, r, "binding", err)
 		return
 	}
-	outcome := "failed"
-	if ev.Success {
-		outcome = "bound"
+	s.metrics.Bind(applied.Outcome, "", applied.Convention)
+	attrs := []any{"customer", applied.XAccountID, "site", applied.Site, "action", applied.Action, "outcome", applied.Outcome,
+		"convention", applied.Convention, "domain_id", applied.DomainID, "event", applied.ID, "sha256", applied.DocumentHash}
+	if applied.Outcome == storage.BindOutcomeRebound {
+		// Never silent: the customer's Huawei Cloud account changed.
+		s.log.WarnContext(ctx, "bind notification rebinds the customer to another Huawei Cloud account",
+			append(attrs, "old_domain_id", applied.PreviousDomainID, "old_domain_name", applied.PreviousDomainName)...)
+	} else {
+		s.log.InfoContext(ctx, "bind notification applied", attrs...)
 	}
-	if created {
-		detail := fmt.Sprintf("sha256=%s domain_id=%s domain_name=%s result=%s", ev.DocumentHash, ev.DomainID, ev.DomainName, ev.ResultCode)
-		if err := s.store.AppendAudit(ctx, storage.AuditEvent{Time: ev.ReceivedAt, Kind: "bind", XAccountID: ev.XAccountID,
-			Site: ev.Site, ClientAddr: clientAddr(r), Outcome: outcome, Detail: detail}); err != nil {
-			s.unavailable(w, r, "audit", err)
-			return
-		}
-	}
-	if !created {
-		outcome = "duplicate"
-	}
-	s.metrics.Bind(outcome, "")
-	s.log.InfoContext(ctx, "bind callback", "customer", ev.XAccountID, "site", ev.Site, "outcome", outcome, "new", created, "sha256", ev.DocumentHash)
-
-	sp := s.spBySite(ev.Site)
-	if sp == nil { // the site was removed by a reload since verification
-		s.refuse(w, r, refuse(http.StatusServiceUnavailable, "bind.site", "site "+ev.Site+" is no longer configured"))
-		return
-	}
-	if ev.Success {
-		if target := s.sessions.GetString(ctx, sessConsole+ev.Site); target != "" && sp.allowedService(target) {
-			http.Redirect(w, r, target, http.StatusSeeOther)
-			return
-		}
-	}
-	p := s.page(w, r, "")
-	d := templates.MessageData{Page: p, Title: "bind_ok_title", Body: "bind_ok_body", LinkURL: sp.ConsoleHome, LinkText: "open_console"}
-	if !ev.Success {
-		d.Title, d.Body, d.Detail = "bind_failed_title", "bind_failed_body", ev.ResultCode
-	}
-	s.pages.Message(w, d)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, "/saml/bind/result?event="+url.QueryEscape(applied.ID), http.StatusSeeOther)
 }
 
-// verifyBind applies the SSO endpoint's query discipline to the callback and
-// decodes the signed document. Nothing is written here.
-func (s *Server) verifyBind(r *http.Request) (*storage.BindEvent, *Refusal) {
-	if len(r.URL.RawQuery) > maxURLBytes {
-		return nil, refuse(http.StatusRequestURITooLong, "bind.uri_too_long", "the callback URI exceeds 16 KiB")
-	}
-	q, ref := parseSignedQuery(r.URL.RawQuery, "bindRequest", "SigAlg", "Signature")
+// refuseResult answers a result page that cannot be shown.
+func (s *Server) refuseResult(w http.ResponseWriter, r *http.Request, ref *Refusal) {
+	s.logRefusal(r, ref)
+	s.refusalPage(w, r, ref, "bind_result_unknown_body")
+}
+
+// refuseBind answers a refused notification: the status, a page in the
+// customer's language, the reason (and the convention, once the signature
+// verified) in the log and the metric.
+func (s *Server) refuseBind(w http.ResponseWriter, r *http.Request, ref *Refusal, convention string) {
+	s.logRefusal(r, ref, "convention", convention)
+	s.metrics.Bind("refused", ref.Reason, convention)
+	s.refusalPage(w, r, ref, "bind_error_body")
+}
+
+// verifyBind applies the SSO endpoint's discipline to the notification and
+// decodes the signed document. Nothing is written here. Once the signature
+// verified, the returned event carries the convention even with a refusal.
+func (s *Server) verifyBind(w http.ResponseWriter, r *http.Request) (*storage.BindEvent, *Refusal) {
+	q, ref := s.readBindParams(w, r)
 	if ref != nil {
 		return nil, ref
 	}
@@ -97,28 +165,130 @@ func (s *Server) verifyBind(r *http.Request) (*storage.BindEvent, *Refusal) {
 		return nil, refuse(400, "bind.missing", "no bindRequest parameter")
 	}
 	if len(doc.Raw) > maxBindRequest {
-		return nil, refuse(http.StatusRequestURITooLong, "bind.too_large", "bindRequest exceeds 8 KiB")
+		status := http.StatusRequestURITooLong
+		if r.Method == http.MethodPost {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return nil, refuse(status, "bind.too_large", "bindRequest exceeds 8 KiB")
 	}
-	qs, ref := s.verifySignedQuery(q, "the bind callback", "bindRequest", "SigAlg")
+	// SigAlg allow-list, then the signature, before anything is decoded.
+	qs, conv, ref := s.verifyBindSignature(q)
 	if ref != nil {
 		return nil, ref
 	}
-	sp := s.bindSite(r, qs)
+	refused := &storage.BindEvent{Convention: conv}
 	raw, err := decodeBase64Any(doc.Value)
 	if err != nil || len(raw) > maxBindDocument {
-		return nil, refuse(400, "bind.base64", "bindRequest is not base64 or is too large")
+		return refused, refuse(400, "bind.base64", "bindRequest is not base64 or is too large")
 	}
-	ev, err := parseBindDocument(raw)
-	if err != nil {
-		return nil, refuse(400, "bind.json", err.Error())
+	ev, ref := parseBindDocument(raw)
+	if ref != nil {
+		return refused, ref
 	}
-	ev.Site = sp.Site
+	ev.Convention = conv
+	ev.Site = s.bindSite(r.Context(), qs).Site
+	ev.ID = s.token(bindEventIDBytes)
+	ev.ClientAddr = clientAddr(r)
 	ev.ReceivedAt = s.now().UTC()
 	return ev, nil
 }
 
+// verifyBindSignature checks the signature over the two conventions'
+// messages and returns the convention that verified.
+func (s *Server) verifyBindSignature(q *signedQuery) (*querySignature, string, *Refusal) {
+	value := []byte(q.get("bindRequest").Value)
+	octets := signedOctets(q, "bindRequest", "SigAlg")
+	qs, i, ref := s.verifySignedMessages(q, "the bind notification", value, octets)
+	if ref != nil {
+		return nil, "", ref
+	}
+	return qs, bindConventions[i], nil
+}
+
+// readBindParams reads bindRequest, SigAlg and Signature from the query
+// (GET) or the form body (POST), strictly: size caps before parsing, each
+// parameter at most once, no ';' separators. Other parameters are ignored,
+// as on the SSO endpoint.
+func (s *Server) readBindParams(w http.ResponseWriter, r *http.Request) (*signedQuery, *Refusal) {
+	if r.Method != http.MethodPost {
+		if len(r.URL.RawQuery)+len(r.URL.Path) > maxURLBytes {
+			return nil, refuse(http.StatusRequestURITooLong, "bind.uri_too_long", "the notification URI exceeds 16 KiB")
+		}
+		return parseSignedQuery(r.URL.RawQuery, bindParams...)
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+		return nil, refuse(http.StatusUnsupportedMediaType, "bind.content_type",
+			"the notification body is "+truncate(r.Header.Get("Content-Type"), 100)+", not form data")
+	}
+	if r.ContentLength > maxBindBody {
+		return nil, refuse(http.StatusRequestEntityTooLarge, "bind.body_too_large", "the notification body exceeds 16 KiB")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBindBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, refuse(http.StatusRequestEntityTooLarge, "bind.body_too_large", "the notification body exceeds 16 KiB")
+		}
+		return nil, refuse(400, "form.malformed", "the notification body could not be read: "+err.Error())
+	}
+	if mt == "multipart/form-data" {
+		return parseMultipartForm(body, params["boundary"], bindParams...)
+	}
+	// The raw body octets through the query parser: the still-encoded values
+	// are kept for convention (b). Its reason codes say "query"; here the
+	// input is a form.
+	q, ref := parseSignedQuery(string(body), bindParams...)
+	if ref != nil {
+		ref.Reason = "form." + strings.TrimPrefix(ref.Reason, "query.")
+		return nil, ref
+	}
+	return q, nil
+}
+
+// parseMultipartForm parses a multipart/form-data body (already capped)
+// strictly: any field present twice is refused, known fields or not. Parts
+// are read raw (no Content-Transfer-Encoding decoding), and because a
+// multipart body has no percent-encoding, a field's "raw" value is its
+// value as received: Raw == Value.
+func parseMultipartForm(body []byte, boundary string, known ...string) (*signedQuery, *Refusal) {
+	if boundary == "" {
+		return nil, refuse(400, "form.malformed", "multipart/form-data without a boundary")
+	}
+	q := &signedQuery{params: make(map[string]*rawParam, len(known))}
+	for _, k := range known {
+		q.params[k] = &rawParam{}
+	}
+	seen := map[string]bool{}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) {
+			return q, nil
+		}
+		if err != nil {
+			return nil, refuse(400, "form.malformed", "the multipart body is malformed: "+err.Error())
+		}
+		name := p.FormName()
+		if name == "" {
+			return nil, refuse(400, "form.malformed", "a multipart part is not a form field")
+		}
+		if seen[name] {
+			return nil, refuse(400, "form.duplicate", "form field "+truncate(name, 100)+" appears more than once")
+		}
+		seen[name] = true
+		v, err := io.ReadAll(p)
+		if err != nil {
+			return nil, refuse(400, "form.malformed", "the multipart body is malformed: "+err.Error())
+		}
+		if rp, ok := q.params[name]; ok {
+			*rp = rawParam{Raw: string(v), Value: string(v), Set: true}
+		}
+	}
+}
+
 // decodeBase64Any accepts standard or URL-safe base64, padded or not
-// (PROFILE.md §4).
+// (docs/profile.md §4).
 func decodeBase64Any(s string) ([]byte, error) {
 	s = strings.TrimRight(s, "=")
 	if strings.ContainsAny(s, "-_") {
@@ -127,89 +297,168 @@ func decodeBase64Any(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
-// parseBindDocument decodes the JSON strictly (one object, no trailing data)
-// and extracts the fields that identify the binding. Huawei does not publish
-// the schema: common spellings are accepted and unknown fields are kept in
-// the stored document.
-func parseBindDocument(raw []byte) (*storage.BindEvent, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, errors.New("bindRequest is not a JSON object")
+// parseBindDocument decodes the notification's JSON strictly: exactly one
+// object, UTF-8, no duplicate key at any depth, nesting at most
+// maxBindDepth; xUserId a valid customer ID (xAccountId, when present, the
+// same); domainId 1..128 printable characters; domainName at most 64;
+// bindAction "0"/0 or absent (bind) or "1"/1 (unbind). Unknown fields are
+// allowed: the whole document is stored verbatim.
+func parseBindDocument(raw []byte) (*storage.BindEvent, *Refusal) {
+	if !utf8.Valid(raw) {
+		return nil, refuse(400, "bind.json", "bindRequest is not UTF-8")
 	}
-	if dec.More() {
-		return nil, errors.New("bindRequest has data after the JSON object")
+	if ref := checkJSONKeys(raw); ref != nil {
+		return nil, ref
 	}
-	pick := func(names ...string) (string, error) {
-		for _, n := range names {
-			v, ok := m[n]
-			if !ok || v == nil {
-				continue
-			}
-			switch t := v.(type) {
-			case string:
-				if hasControl(t) || len(t) > 256 {
-					return "", fmt.Errorf("bindRequest field %s is not a plain string", n)
-				}
-				return t, nil
-			case json.Number:
-				return t.String(), nil
-			default:
-				return "", fmt.Errorf("bindRequest field %s has the wrong type", n)
-			}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil { // cannot fail after checkJSONKeys
+		return nil, refuse(400, "bind.json", "bindRequest is not a JSON object")
+	}
+	str := func(name string) (string, bool, *Refusal) {
+		v, ok := m[name]
+		if !ok {
+			return "", false, nil
 		}
-		return "", nil
-	}
-	var ev storage.BindEvent
-	var err error
-	var userID string
-	fields := []struct {
-		dst   *string
-		names []string
-	}{
-		{&ev.XAccountID, []string{"xAccountId", "xaccountId", "x_account_id", "xaccount_id"}},
-		{&userID, []string{"xUserId", "xuserId", "x_user_id"}},
-		{&ev.DomainID, []string{"domainId", "domain_id", "customerId", "customer_id"}},
-		{&ev.DomainName, []string{"domainName", "domain_name"}},
-		{&ev.ResultCode, []string{"resultCode", "result_code", "result", "code", "status"}},
-	}
-	for _, f := range fields {
-		if *f.dst, err = pick(f.names...); err != nil {
-			return nil, err
+		var s string
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
+			return "", true, refuse(400, "bind.field", "bindRequest field "+name+" is not a string")
 		}
+		return s, true, nil
 	}
-	if ev.XAccountID == "" {
-		ev.XAccountID = userID
+	ev := &storage.BindEvent{Document: raw}
+	user, ok, ref := str("xUserId")
+	switch {
+	case ref != nil:
+		return nil, ref
+	case !ok:
+		return nil, refuse(400, "bind.customer_id", "bindRequest has no xUserId")
 	}
-	if ev.XAccountID == "" {
-		return nil, errors.New("bindRequest names no xAccountId")
+	if err := customer.ValidateID(user); err != nil {
+		return nil, refuse(400, "bind.customer_id", "bindRequest xUserId: "+err.Error())
 	}
-	if userID != "" && userID != ev.XAccountID {
-		return nil, errors.New("bindRequest xUserId differs from xAccountId")
+	ev.XAccountID = user
+	if acct, ok, ref := str("xAccountId"); ref != nil {
+		return nil, ref
+	} else if ok && acct != user {
+		return nil, refuse(400, "bind.customer_id", "bindRequest xAccountId differs from xUserId")
 	}
-	ev.Success = ev.DomainID != "" && bindSucceeded(ev.ResultCode)
+	if ev.DomainID, ok, ref = str("domainId"); ref != nil {
+		return nil, ref
+	}
+	switch d := ev.DomainID; {
+	case !ok || d == "" || len(d) > maxDomainID:
+		return nil, refuse(400, "bind.domain", fmt.Sprintf("bindRequest domainId is required (1 to %d characters)", maxDomainID))
+	case !printableText(d):
+		return nil, refuse(400, "bind.domain", "bindRequest domainId is not printable or has surrounding spaces")
+	}
+	if ev.DomainName, _, ref = str("domainName"); ref != nil {
+		return nil, ref
+	}
+	if n := ev.DomainName; len(n) > maxBindDomainName || (n != "" && !printableText(n)) {
+		return nil, refuse(400, "bind.domain", fmt.Sprintf("bindRequest domainName is not printable or longer than %d bytes", maxBindDomainName))
+	}
+	switch a := string(m["bindAction"]); a {
+	case "", `"0"`, "0": // absent binds
+		ev.Action = storage.BindActionBind
+	case `"1"`, "1":
+		ev.Action = storage.BindActionUnbind
+	default:
+		return nil, refuse(400, "bind.action", "bindRequest bindAction "+truncate(a, 40)+` is neither "0" (bind) nor "1" (unbind)`)
+	}
 	sum := sha256.Sum256(raw)
 	ev.DocumentHash = hex.EncodeToString(sum[:])
-	ev.Document = raw
-	return &ev, nil
+	return ev, nil
 }
 
-// bindSucceeded reads a result code; an absent code counts as success when a
-// Huawei account ID is present.
-func bindSucceeded(code string) bool {
-	switch strings.ToLower(code) {
-	case "", "0", "00", "000", "0000", "200", "success", "succeeded", "ok", "true", "cbc.0000":
-		return true
+// checkJSONKeys walks the token stream of raw: exactly one JSON object and
+// nothing after it, nesting at most maxBindDepth, and no object with a key
+// twice. encoding/json cannot be told to refuse duplicate keys: decoding
+// into a map or a struct silently keeps the last value (and a struct also
+// matches keys case-insensitively), while other parsers keep the first, so
+// {"xUserId":"a",…,"xUserId":"b"} would mean different customers to
+// different readers. Decoder.Token yields every key, unescaped, in order.
+func checkJSONKeys(raw []byte) *Refusal {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return refuse(400, "bind.json", "bindRequest is not a JSON object")
 	}
-	return false
+	if ref := walkJSONObject(dec, 1); ref != nil {
+		return ref
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return refuse(400, "bind.json", "bindRequest has data after the JSON object")
+	}
+	return nil
 }
 
-// bindSite picks the site a verified bind callback belongs to. The document
+// walkJSONObject consumes the rest of an object whose '{' was read.
+func walkJSONObject(dec *json.Decoder, depth int) *Refusal {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return refuse(400, "bind.json", "bindRequest is not valid JSON")
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return refuse(400, "bind.duplicate_key", "bindRequest has the key "+truncate(key, 60)+" twice in one object")
+		}
+		seen[key] = true
+		if ref := walkJSONValue(dec, depth); ref != nil {
+			return ref
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return refuse(400, "bind.json", "bindRequest is not valid JSON")
+	}
+	return nil
+}
+
+// walkJSONValue consumes one value inside a container at depth.
+func walkJSONValue(dec *json.Decoder, depth int) *Refusal {
+	tok, err := dec.Token()
+	if err != nil {
+		return refuse(400, "bind.json", "bindRequest is not valid JSON")
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil // a scalar
+	}
+	if depth >= maxBindDepth {
+		return refuse(400, "bind.json", fmt.Sprintf("bindRequest is nested deeper than %d levels", maxBindDepth))
+	}
+	if d == '{' {
+		return walkJSONObject(dec, depth+1)
+	}
+	for dec.More() { // '['
+		if ref := walkJSONValue(dec, depth+1); ref != nil {
+			return ref
+		}
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		return refuse(400, "bind.json", "bindRequest is not valid JSON")
+	}
+	return nil
+}
+
+// printableText: no control or format characters (Unicode Cc, Cf), no
+// leading or trailing spaces.
+func printableText(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return strings.TrimSpace(s) == s
+}
+
+// bindSite picks the site a verified notification belongs to. The document
 // does not name its site, so the site is the SP whose key verified it; if
 // Huawei signs for several sites with one key, the site the customer was
 // heading for (the console link in the session) decides, else the first.
-func (s *Server) bindSite(r *http.Request, qs *querySignature) *ServiceProvider {
+func (s *Server) bindSite(ctx context.Context, qs *querySignature) *ServiceProvider {
 	var also []*ServiceProvider
 	for _, sp := range s.trust().sps {
 		if sp != qs.sp && qs.verifiedBy(sp) {
@@ -219,10 +468,9 @@ func (s *Server) bindSite(r *http.Request, qs *querySignature) *ServiceProvider 
 	if len(also) == 0 {
 		return qs.sp
 	}
-	ctx := r.Context()
 	var chosen *ServiceProvider
 	for _, sp := range append([]*ServiceProvider{qs.sp}, also...) {
-		if s.sessions.GetString(ctx, sessConsole+sp.Site) != "" {
+		if s.consoleTarget(ctx, sp.Site) != "" {
 			if chosen != nil {
 				chosen = nil // the session names several: no better than the first
 				break
@@ -233,6 +481,80 @@ func (s *Server) bindSite(r *http.Request, qs *querySignature) *ServiceProvider 
 	if chosen == nil {
 		chosen = qs.sp
 	}
-	s.log.WarnContext(ctx, "bind callback verifies for several sites", "chosen", chosen.Site, "candidates", len(also)+1)
+	s.log.WarnContext(ctx, "bind notification verifies for several sites", "chosen", chosen.Site, "candidates", len(also)+1)
 	return chosen
+}
+
+// consoleTarget returns the console URL the signed-in customer was heading
+// for on site (what /console put in the session), re-checked against the
+// site's allow-list; "" when there is none.
+func (s *Server) consoleTarget(ctx context.Context, site string) string {
+	sp := s.spBySite(site)
+	if sp == nil {
+		return ""
+	}
+	if t := s.sessions.GetString(ctx, sessConsole+site); t != "" && sp.allowedService(t) {
+		return t
+	}
+	return ""
+}
+
+// handleBindResult is the same-origin page a notification is answered with
+// (303): GET /saml/bind/result?event=<ID>. This GET carries the session
+// cookie again. The event's own customer, bound by it, continues to the
+// console it was heading for; everyone else sees the result in their
+// language, and the Huawei Cloud account only when they are that customer.
+func (s *Server) handleBindResult(w http.ResponseWriter, r *http.Request) {
+	if !s.getOnly(w, r, "bind.result_method") {
+		return
+	}
+	ctx := r.Context()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	id := q.Get("event")
+	if err != nil || len(q["event"]) != 1 || id == "" || len(id) > 64 {
+		s.refuseResult(w, r, refuse(http.StatusNotFound, "bind.result_unknown", "no or a malformed event parameter"))
+		return
+	}
+	ev, err := s.store.GetBindEvent(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.refuseResult(w, r, refuse(http.StatusNotFound, "bind.result_unknown", "no bind event "+truncate(id, 64)))
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, "binding", err)
+		return
+	}
+	customerID, _ := s.signedIn(ctx)
+	own := customerID != "" && customerID == ev.XAccountID
+	w.Header().Set("Cache-Control", "no-store")
+	if own && ev.Bound() {
+		if target := s.consoleTarget(ctx, ev.Site); target != "" {
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+	}
+	p := s.page(w, r, "")
+	d := templates.MessageData{Page: p}
+	switch {
+	case ev.Bound() && ev.Outcome == storage.BindOutcomeUnchanged:
+		d.Title, d.Body = "bind_unchanged_title", "bind_unchanged_body"
+	case ev.Bound():
+		d.Title, d.Body = "bind_bound_title", "bind_bound_body"
+	case ev.Action == storage.BindActionUnbind && ev.Outcome == storage.BindOutcomeUnbound:
+		d.Title, d.Body = "bind_unbound_title", "bind_unbound_body"
+	case ev.Action == storage.BindActionUnbind:
+		d.Title, d.Body = "bind_not_bound_title", "bind_not_bound_body"
+	default: // an event of the guessed schema that reported a failure
+		d.Title, d.Body = "bind_failed_title", "bind_failed_body"
+	}
+	if own {
+		d.Detail = p.L["bind_account"] + ": " + ev.DomainID
+		if ev.DomainName != "" {
+			d.Detail += " (" + ev.DomainName + ")"
+		}
+	}
+	if sp := s.spBySite(ev.Site); sp != nil && ev.Bound() {
+		d.LinkURL, d.LinkText = sp.ConsoleHome, "open_console"
+	}
+	s.pages.Message(w, d)
 }

@@ -122,6 +122,7 @@ func writeReadiness(w http.ResponseWriter, ready bool, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if !ready {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(body)

@@ -191,42 +191,55 @@ type querySignature struct {
 // not yet valid key is refused with its own reason. what names the message
 // in refusals.
 func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string) (*querySignature, *Refusal) {
+	v, _, ref := s.verifySignedMessages(q, what, signedOctets(q, signed...))
+	return v, ref
+}
+
+// verifySignedMessages is verifySignedQuery for a message that may be signed
+// over one of several octet strings (the bind-result notification, whose
+// signed octets Huawei does not document: docs/profile.md §4). It returns the
+// index of the message that verified; the signature is accepted over one of
+// messages and nothing else.
+func (s *Server) verifySignedMessages(q *signedQuery, what string, messages ...[]byte) (*querySignature, int, *Refusal) {
 	sigAlg, sig := q.get("SigAlg"), q.get("Signature")
 	if !sigAlg.Set || !sig.Set {
-		return nil, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
+		return nil, -1, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
 	}
 	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
 	if !ok {
-		return nil, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
+		return nil, -1, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
 	}
 	sigBytes, ok := decodeSignature(sig.Value)
 	if !ok {
-		return nil, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
+		return nil, -1, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
 	}
-	v := &querySignature{digest: queryDigest(signedOctets(q, signed...), h), sig: sigBytes, hash: h, now: s.now(), t: s.trust()}
+	now, t := s.now(), s.trust()
 	var outside *trustedKey // a key that verified outside its validity period
 	var outsideSP *ServiceProvider
-	for i := range v.t.verifiers {
-		sv := &v.t.verifiers[i]
-		ok, k := sv.verify(v)
-		if ok {
-			v.sp = sv.sp
-			return v, nil
-		}
-		if k != nil && outside == nil {
-			outside, outsideSP = k, sv.sp
+	for mi, m := range messages {
+		v := &querySignature{digest: queryDigest(m, h), sig: sigBytes, hash: h, now: now, t: t}
+		for i := range t.verifiers {
+			sv := &t.verifiers[i]
+			ok, k := sv.verify(v)
+			if ok {
+				v.sp = sv.sp
+				return v, mi, nil
+			}
+			if k != nil && outside == nil {
+				outside, outsideSP = k, sv.sp
+			}
 		}
 	}
 	if outside != nil {
-		if v.now.Before(outside.notBefore) {
-			return nil, refuse(http.StatusForbidden, "signature.key_not_yet_valid", "the signature of "+what+" verifies only with a signing certificate of site "+
+		if now.Before(outside.notBefore) {
+			return nil, -1, refuse(http.StatusForbidden, "signature.key_not_yet_valid", "the signature of "+what+" verifies only with a signing certificate of site "+
 				outsideSP.Site+" that is not valid before "+outside.notBefore.UTC().Format(time.RFC3339)+" (check this machine's clock)")
 		}
-		return nil, refuse(http.StatusForbidden, "signature.expired_key", "the signature of "+what+" verifies only with the signing certificate of site "+
+		return nil, -1, refuse(http.StatusForbidden, "signature.expired_key", "the signature of "+what+" verifies only with the signing certificate of site "+
 			outsideSP.Site+" that expired on "+outside.notAfter.UTC().Format(time.RFC3339)+
 			": install the site's current SP metadata (idp sp fetch), or set allow_expired_certificate for the site")
 	}
-	return nil, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
+	return nil, -1, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
 }
 
 // verifiedBy reports whether a currently valid signing key of sp (or any, with

@@ -142,36 +142,6 @@ func TestParseAuthnRequest(t *testing.T) {
 	}
 }
 
-func TestParseBindDocument(t *testing.T) {
-	tests := []struct {
-		name, doc   string
-		ok, success bool
-		domain      string
-	}{
-		{"camel case", `{"xAccountId":"c1","xUserId":"c1","domainId":"d1","domainName":"hw_x","resultCode":"0","extra":{"kept":true}}`, true, true, "d1"},
-		{"snake case", `{"xaccount_id":"c1","domain_id":"d2"}`, true, true, "d2"},
-		{"customerId", `{"xAccountId":"c1","customerId":"d3","result":"success"}`, true, true, "d3"},
-		{"failure code", `{"xAccountId":"c1","domainId":"d1","resultCode":"CBC.9999"}`, true, false, "d1"},
-		{"no account", `{"domainId":"d1"}`, false, false, ""},
-		{"user differs", `{"xAccountId":"c1","xUserId":"c2","domainId":"d1"}`, false, false, ""},
-		{"not an object", `["c1"]`, false, false, ""},
-		{"trailing data", `{"xAccountId":"c1"} {}`, false, false, ""},
-		{"wrong type", `{"xAccountId":{"a":1}}`, false, false, ""},
-		{"control characters", `{"xAccountId":"c1\u0000"}`, false, false, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ev, err := parseBindDocument([]byte(tt.doc))
-			if (err == nil) != tt.ok {
-				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
-			}
-			if err == nil && (ev.Success != tt.success || ev.DomainID != tt.domain || string(ev.Document) != tt.doc || len(ev.DocumentHash) != 64) {
-				t.Fatalf("event = %+v", ev)
-			}
-		})
-	}
-}
-
 func TestDecodeBase64Any(t *testing.T) {
 	raw := []byte{0xfb, 0xff, 0xfe, 'x'}
 	for _, enc := range []string{base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw),

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"hcidp/storage"
 )
 
 // TestHEADDoesNotSpendRequests: GET patterns also match HEAD; a HEAD of a
@@ -19,9 +21,9 @@ func TestHEADDoesNotSpendRequests(t *testing.T) {
 	c.mustLogin("alice")
 	q := e.signedSSOQuery(hxAuthnXML("_head1", e.clock.now(), e.cfg.BaseURL+"/saml/sso"), "")
 	before := e.snapshot()
-	for _, path := range []string{"/saml/sso?" + q, "/saml/bind?bindRequest=e30&SigAlg=x&Signature=y"} {
+	for path, allow := range map[string]string{"/saml/sso?" + q: "GET", "/saml/bind?bindRequest=e30&SigAlg=x&Signature=y": "GET, POST"} {
 		r := c.do(httptest.NewRequest(http.MethodHead, path, nil))
-		if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" {
+		if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != allow {
 			t.Errorf("HEAD %s: %d, Allow %q", path[:10], r.StatusCode, r.Header.Get("Allow"))
 		}
 	}
@@ -70,7 +72,7 @@ func TestBindSiteWhenOneKeySignsForSeveralSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	bindURL := func(customer string) string {
-		doc := base64.StdEncoding.EncodeToString([]byte(`{"xAccountId":"` + customer + `","domainId":"d-` + customer + `","resultCode":"0"}`))
+		doc := base64.StdEncoding.EncodeToString([]byte(`{"xUserId":"` + customer + `","domainId":"d-` + customer + `","bindAction":"0"}`))
 		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
 		return "/saml/bind?" + octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
 	}
@@ -83,6 +85,14 @@ func TestBindSiteWhenOneKeySignsForSeveralSites(t *testing.T) {
 		return "none"
 	}
 
+	// Each customer was just issued an assertion for both sites.
+	for _, c := range []string{"alice", "bob"} {
+		for _, site := range []string{"cn", "intl"} {
+			if err := e.store.AppendAudit(context.Background(), storage.AuditEvent{Time: e.clock.now(), Kind: "response", XAccountID: c, Site: site}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	// No session: the first configured site.
 	e.client().get(bindURL("alice"))
 	if got := site("alice"); got != "cn" {

@@ -199,7 +199,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /saml/metadata", s.handleMetadata)
 	mux.HandleFunc("GET /saml/sso", s.handleSSO)
-	mux.HandleFunc("GET /saml/bind", s.handleBind)
+	mux.HandleFunc("/saml/bind", s.handleBind) // GET and POST: bind.go
+	mux.HandleFunc("/saml/bind/result", s.handleBindResult)
 	mux.HandleFunc("GET /login", s.handleLoginForm)
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
@@ -223,6 +224,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.ErrorContext(ctx, "health check: database unreachable", "err", err)
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
@@ -276,13 +278,24 @@ func (s *Server) getOnly(w http.ResponseWriter, r *http.Request, reason string) 
 
 // refuse answers a Refusal: the status, a generic page, the reason in the log.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
-	s.log.WarnContext(r.Context(), "request refused", "status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
-		"path", r.URL.Path, "client", clientAddr(r))
+	s.logRefusal(r, ref)
 	s.countRefusal(r, ref.Reason)
+	s.refusalPage(w, r, ref, "")
+}
+
+// logRefusal logs a refused request with its reason code, plus attrs.
+func (s *Server) logRefusal(r *http.Request, ref *Refusal, attrs ...any) {
+	s.log.WarnContext(r.Context(), "request refused", append([]any{"status", ref.Status, "reason", ref.Reason, "detail", ref.Detail,
+		"path", r.URL.Path, "client", clientAddr(r)}, attrs...)...)
+}
+
+// refusalPage writes the refusal page; body is the message key of its
+// explanation ("" = the generic one).
+func (s *Server) refusalPage(w http.ResponseWriter, r *http.Request, ref *Refusal, body string) {
 	p := s.page(w, r, "")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(ref.Status)
-	s.pages.Error(w, templates.ErrorData{Page: p, Status: ref.Status, Reason: ref.Reason})
+	s.pages.Error(w, templates.ErrorData{Page: p, Status: ref.Status, Reason: ref.Reason, Body: body})
 }
 
 // retryAfterUnavailable is the Retry-After of a 503: a database restart or
@@ -319,7 +332,7 @@ func (s *Server) countRefusal(r *http.Request, reason string) {
 	case "/saml/sso":
 		s.metrics.SSO("refused", reason)
 	case "/saml/bind":
-		s.metrics.Bind("refused", reason)
+		s.metrics.Bind("refused", reason, "")
 	case "/login":
 		s.metrics.Login("refused")
 	case "/launch":

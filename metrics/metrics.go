@@ -27,7 +27,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcidp_logins_total",
 			Help: "Login attempts by outcome (success, failure, throttled, refused)."}, []string{"outcome"}),
 		binds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcidp_bind_callbacks_total",
-			Help: "Bind-result callbacks by outcome (bound, failed, duplicate, refused) and reason code."}, []string{"outcome", "reason"}),
+			Help: "Bind-result notifications by outcome (bound, rebound, unchanged, unbound, refused), reason code of a refusal, " +
+				"and the signature convention that verified (value, query; empty when refused before or at the signature)."},
+			[]string{"outcome", "reason", "convention"}),
 		launches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcidp_launches_total",
 			Help: "Portal launch URLs by outcome (minted, used, refused)."}, []string{"outcome"}),
 		signing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hcidp_response_signing_seconds",
@@ -54,10 +56,10 @@ func (m *Metrics) Login(outcome string) {
 	}
 }
 
-// Bind counts one bind callback.
-func (m *Metrics) Bind(outcome, reason string) {
+// Bind counts one bind-result notification.
+func (m *Metrics) Bind(outcome, reason, convention string) {
 	if m != nil {
-		m.binds.WithLabelValues(outcome, reason).Inc()
+		m.binds.WithLabelValues(outcome, reason, convention).Inc()
 	}
 }
 

@@ -104,7 +104,7 @@ func (s *Server) handleACS(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("response accepted", "response_id", res.ResponseID, "x_account_id", xAccountID, "bound", bound)
 
 	if bound {
-		s.startSession(w, xAccountID, b.domainName, res.Attributes, state.service)
+		s.startSession(w, xAccountID, b.DomainName, res.Attributes, state.service)
 		http.Redirect(w, r, landing(state.service), http.StatusFound)
 		return
 	}
@@ -151,7 +151,7 @@ func (s *Server) refuse(w http.ResponseWriter, status int, title, msg string, fi
 func (s *Server) startSession(w http.ResponseWriter, xAccountID, domainName string, attrs map[string]string, service string) {
 	token := randomHex(32)
 	s.mu.Lock()
-	s.sessions[token] = &consoleSession{xAccountID: xAccountID, domainName: domainName, attributes: attrs,
+	s.sessions[token] = &consoleSession{csrf: randomHex(16), xAccountID: xAccountID, domainName: domainName, attributes: attrs,
 		service: service, expires: s.now().Add(sessionTTL)}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
@@ -176,16 +176,22 @@ func landing(service string) string {
 	return PathConsole
 }
 
-func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+// consoleSession returns the request's console session and its token.
+func (s *Server) consoleSession(r *http.Request) (string, *consoleSession) {
 	c, err := r.Cookie(s.cookieName)
-	var sess *consoleSession
-	if err == nil {
-		s.mu.Lock()
-		if x := s.sessions[c.Value]; x != nil && !s.now().After(x.expires) {
-			sess = x
-		}
-		s.mu.Unlock()
+	if err != nil {
+		return "", nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if x := s.sessions[c.Value]; x != nil && !s.now().After(x.expires) {
+		return c.Value, x
+	}
+	return "", nil
+}
+
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+	_, sess := s.consoleSession(r)
 	if sess == nil {
 		s.errorPage(w, http.StatusUnauthorized, "Not signed in",
 			"There is no mock console session. Start from the partner portal's \"Open console\" link.", nil)
@@ -196,6 +202,8 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		DomainName: sess.domainName,
 		Service:    sess.service,
 		Attributes: sortedAttrs(sess.attributes),
+		Unbind:     PathUnbind,
+		CSRF:       sess.csrf,
 	})
 }
 

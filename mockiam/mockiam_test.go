@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -72,10 +74,16 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith lets edit change the configuration first.
+func newFixtureWith(t *testing.T, edit func(*mockiam.Config)) *fixture {
+	t.Helper()
 	keys(t)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	srv, err := mockiam.New(mockiam.Config{
+	cfg := mockiam.Config{
 		Site:            "cn",
 		BaseURL:         base,
 		XAccountType:    testXAT,
@@ -86,7 +94,11 @@ func newFixture(t *testing.T) *fixture {
 		IdPSSOURL:       testIdPSSO,
 		IdPCerts:        []*x509.Certificate{idpCert},
 		BindCallbackURL: testBindURL,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := mockiam.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -455,10 +467,16 @@ func TestACSRefusesUnknownRelayStateAndForgedSignature(t *testing.T) {
 	}
 }
 
-var hiddenRE = regexp.MustCompile(`name="(pending|csrf)" value="([0-9a-f]+)"`)
+var (
+	hiddenRE = regexp.MustCompile(`name="(pending|csrf)" value="([0-9a-f]+)"`)
+	notifyRE = regexp.MustCompile(`<input type="hidden" name="(bindRequest|SigAlg|Signature)" value="([^"]*)">`)
+	nonceRE  = regexp.MustCompile(`<script nonce="([0-9a-f]+)">document.getElementById\("notify"\).submit\(\);</script>`)
+)
 
-func TestBindRedirectsWithVerifiableSignature(t *testing.T) {
-	f := newFixture(t)
+// bindPage logs in cust-0042 (unbound) and returns the "Create and bind"
+// form's fields.
+func (f *fixture) bindPage(t *testing.T) url.Values {
+	t.Helper()
 	relay, id := f.login(t, mockiam.RequestOptions{})
 	_, page := f.post(t, mockiam.PathACS, url.Values{"SAMLResponse": {f.response(t, id, nil)}, "RelayState": {relay}})
 	fields := url.Values{}
@@ -468,6 +486,46 @@ func TestBindRedirectsWithVerifiableSignature(t *testing.T) {
 	if fields.Get("pending") == "" || fields.Get("csrf") == "" {
 		t.Fatalf("bind page lacks the hidden fields:\n%s", page)
 	}
+	return fields
+}
+
+// notification reads the auto-submitting notification page: its form
+// action and fields (HTML-unescaped).
+func notification(t *testing.T, resp *http.Response, page string) (action string, n url.Values) {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("notification page: status %d\n%s", resp.StatusCode, page)
+	}
+	m := regexp.MustCompile(`<form method="post" action="([^"]*)" id="notify">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no notification form:\n%s", page)
+	}
+	n = url.Values{}
+	for _, f := range notifyRE.FindAllStringSubmatch(page, -1) {
+		n.Set(f[1], html.UnescapeString(f[2]))
+	}
+	return html.UnescapeString(m[1]), n
+}
+
+// decodeBindDocument decodes a bindRequest value strictly.
+func decodeBindDocument(t *testing.T, b64 string) (mockiam.BindDocument, []byte) {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	must(t, err)
+	var doc mockiam.BindDocument
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	must(t, dec.Decode(&doc))
+	return doc, raw
+}
+
+// TestBindNotifiesByAutoSubmittingFormPost: "Create and bind" answers with
+// the documented notification: a page whose form POSTs bindRequest, SigAlg
+// and Signature to the Notification URL, submitted by a nonce'd script or
+// by its visible button, signed over the bindRequest value (convention a).
+func TestBindNotifiesByAutoSubmittingFormPost(t *testing.T) {
+	f := newFixture(t)
+	fields := f.bindPage(t)
 
 	// A wrong token is refused and consumes nothing.
 	resp, _ := f.post(t, mockiam.PathBind, url.Values{"pending": {fields.Get("pending")}, "csrf": {strings.Repeat("0", 32)}})
@@ -475,39 +533,31 @@ func TestBindRedirectsWithVerifiableSignature(t *testing.T) {
 		t.Fatalf("bad csrf: status %d", resp.StatusCode)
 	}
 
-	resp, _ = f.post(t, mockiam.PathBind, fields)
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("bind: status %d", resp.StatusCode)
+	resp, page := f.post(t, mockiam.PathBind, fields)
+	action, n := notification(t, resp, page)
+	if action != testBindURL {
+		t.Errorf("form action %s, want the Notification URL %s", action, testBindURL)
 	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	must(t, err)
-	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != testBindURL {
-		t.Errorf("redirect to %s, want %s", got, testBindURL)
+	if !strings.Contains(page, `<button type="submit">`) {
+		t.Error("no visible submit button for browsers without JavaScript")
 	}
-	p := rawParams(t, loc.RawQuery)
-	octets := "bindRequest=" + p["bindRequest"] + "&SigAlg=" + p["SigAlg"]
-	if !strings.HasPrefix(loc.RawQuery, octets+"&Signature=") {
-		t.Errorf("query not in bindRequest, SigAlg, Signature order: %s", loc.RawQuery)
+	m := nonceRE.FindStringSubmatch(page)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if m == nil || !strings.Contains(csp, "script-src 'nonce-"+m[1]+"'") || !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+		t.Errorf("auto-submit script and CSP do not match: %q", csp)
 	}
-	if err := verifyOctets(t, spCert, octets, p["Signature"]); err != nil {
-		t.Errorf("bind signature does not verify over the raw octets: %v", err)
+	if n.Get("SigAlg") != mockiam.SigAlgRSASHA256 {
+		t.Errorf("SigAlg %q", n.Get("SigAlg"))
 	}
-	var doc mockiam.BindDocument
-	b64, _ := url.QueryUnescape(p["bindRequest"])
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	must(t, err)
-	must(t, json.Unmarshal(raw, &doc))
-	if doc.XAccountID != "cust-0042" || doc.XUserID != "cust-0042" || doc.ResultCode != "0" || doc.ResultMsg != "success" {
-		t.Errorf("bind document %s", raw)
+	if err := verifyOctets(t, spCert, n.Get("bindRequest"), url.QueryEscape(n.Get("Signature"))); err != nil {
+		t.Errorf("Signature does not verify over the bindRequest value: %v", err)
 	}
-	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(doc.DomainID) {
-		t.Errorf("domainId %q", doc.DomainID)
+	doc, raw := decodeBindDocument(t, n.Get("bindRequest"))
+	if !regexp.MustCompile(`^\{"domainName":"hw[0-9a-z]{8}","domainId":"[0-9a-f]{32}","xUserId":"cust-0042","bindAction":"0"\}$`).Match(raw) {
+		t.Errorf("bind document %s, want the documented fields in order", raw)
 	}
 	if n := len(doc.DomainName); n < check.MinNameLen || n > check.MaxNameLen || !check.NameRE.MatchString(doc.DomainName) {
 		t.Errorf("domainName %q breaks the name rule", doc.DomainName)
-	}
-	if _, err := time.Parse(time.RFC3339, doc.BindTime); err != nil {
-		t.Errorf("bindTime %q", doc.BindTime)
 	}
 	if f.srv.Bindings()["cust-0042"] != doc.DomainID {
 		t.Errorf("Bindings() = %v", f.srv.Bindings())
@@ -518,16 +568,133 @@ func TestBindRedirectsWithVerifiableSignature(t *testing.T) {
 		t.Errorf("second bind: status %d", resp.StatusCode)
 	}
 
-	// The browser now has a console session.
+	// The browser now has a console session, which offers "Unbind".
 	resp, body := f.get(t, mockiam.PathConsole)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "signed in as <code>cust-0042</code>") || !strings.Contains(body, doc.DomainName) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "signed in as <code>cust-0042</code>") || !strings.Contains(body, doc.DomainName) ||
+		!strings.Contains(body, `action="`+mockiam.PathUnbind+`"`) {
 		t.Errorf("console: status %d body %s", resp.StatusCode, body)
+	}
+}
+
+// TestBindNotificationOptions: the tests' options, convention (b) and GET.
+func TestBindNotificationOptions(t *testing.T) {
+	t.Run("query convention by POST", func(t *testing.T) {
+		f := newFixtureWith(t, func(c *mockiam.Config) { c.BindConvention = mockiam.ConventionQuery })
+		resp, page := f.post(t, mockiam.PathBind, f.bindPage(t))
+		_, n := notification(t, resp, page)
+		// What the browser will send: the form-encoded values.
+		octets := "bindRequest=" + url.QueryEscape(n.Get("bindRequest")) + "&SigAlg=" + url.QueryEscape(n.Get("SigAlg"))
+		if err := verifyOctets(t, spCert, octets, url.QueryEscape(n.Get("Signature"))); err != nil {
+			t.Errorf("Signature does not verify over %s: %v", octets, err)
+		}
+	})
+	t.Run("GET redirect", func(t *testing.T) {
+		f := newFixtureWith(t, func(c *mockiam.Config) { c.BindByGET = true })
+		resp, _ := f.post(t, mockiam.PathBind, f.bindPage(t))
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("bind: status %d, want a redirect", resp.StatusCode)
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		must(t, err)
+		if got := loc.Scheme + "://" + loc.Host + loc.Path; got != testBindURL {
+			t.Errorf("redirect to %s, want %s", got, testBindURL)
+		}
+		p := rawParams(t, loc.RawQuery)
+		if !strings.HasPrefix(loc.RawQuery, "bindRequest="+p["bindRequest"]+"&SigAlg="+p["SigAlg"]+"&Signature=") {
+			t.Errorf("query not in bindRequest, SigAlg, Signature order: %s", loc.RawQuery)
+		}
+		if err := verifyOctets(t, spCert, loc.Query().Get("bindRequest"), p["Signature"]); err != nil {
+			t.Errorf("Signature does not verify over the bindRequest value: %v", err)
+		}
+		if doc, _ := decodeBindDocument(t, loc.Query().Get("bindRequest")); doc.BindAction != mockiam.BindActionBind || doc.XUserID != "cust-0042" {
+			t.Errorf("document %+v", doc)
+		}
+	})
+	t.Run("unknown convention", func(t *testing.T) {
+		keys(t)
+		if _, err := mockiam.New(mockiam.Config{Site: "cn", BaseURL: "http://127.0.0.1:1", XAccountType: "ZXT", Key: spKey, Cert: spCert,
+			BindConvention: "json"}); err == nil {
+			t.Error("an unknown convention was accepted")
+		}
+	})
+}
+
+// TestUnbindFromTheConsole: the console's "Unbind" removes the binding,
+// ends the console session and notifies the IdP with bindAction "1" for
+// the same account.
+func TestUnbindFromTheConsole(t *testing.T) {
+	f := newFixture(t)
+	resp, page := f.post(t, mockiam.PathBind, f.bindPage(t))
+	_, n := notification(t, resp, page)
+	bound, _ := decodeBindDocument(t, n.Get("bindRequest"))
+	_, console := f.get(t, mockiam.PathConsole)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(console)
+	if m == nil {
+		t.Fatalf("no unbind form:\n%s", console)
+	}
+	if resp, _ := f.post(t, mockiam.PathUnbind, url.Values{"csrf": {strings.Repeat("0", 32)}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unbind with a wrong token: %d", resp.StatusCode)
+	}
+	if len(f.srv.Bindings()) != 1 {
+		t.Fatal("a refused unbind removed the binding")
+	}
+	resp, page = f.post(t, mockiam.PathUnbind, url.Values{"csrf": {m[1]}})
+	action, n := notification(t, resp, page)
+	if action != testBindURL {
+		t.Errorf("form action %s", action)
+	}
+	doc, _ := decodeBindDocument(t, n.Get("bindRequest"))
+	if doc.BindAction != mockiam.BindActionUnbind || doc.DomainID != bound.DomainID || doc.DomainName != bound.DomainName || doc.XUserID != "cust-0042" {
+		t.Errorf("unbind document %+v, bound %+v", doc, bound)
+	}
+	if err := verifyOctets(t, spCert, n.Get("bindRequest"), url.QueryEscape(n.Get("Signature"))); err != nil {
+		t.Errorf("unbind signature: %v", err)
+	}
+	if len(f.srv.Bindings()) != 0 {
+		t.Errorf("Bindings() after unbind = %v", f.srv.Bindings())
+	}
+	if resp, _ := f.get(t, mockiam.PathConsole); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("console after unbind: %d, want the session ended", resp.StatusCode)
+	}
+	// The next login offers to bind again.
+	f.bindPage(t)
+}
+
+// TestBindingsSurviveRestart: with a StateFile, a new mock on the same
+// file knows the bindings (the demo restarted on its data directory).
+func TestBindingsSurviveRestart(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "mock-iam-state.json")
+	f := newFixtureWith(t, func(c *mockiam.Config) { c.StateFile = state })
+	f.post(t, mockiam.PathBind, f.bindPage(t))
+	must(t, f.srv.MarkBound("cust-0099", "0123456789abcdef0123456789abcdef", "hwexample9"))
+	want := f.srv.Bindings()
+	if len(want) != 2 {
+		t.Fatalf("Bindings() = %v", want)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", fi, err)
+	}
+	again := newFixtureWith(t, func(c *mockiam.Config) { c.StateFile = state })
+	if got := again.srv.Bindings(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after a restart Bindings() = %v, want %v", got, want)
+	}
+	// Bound, so the next login goes straight to the console.
+	relay, id := again.login(t, mockiam.RequestOptions{})
+	resp, _ := again.post(t, mockiam.PathACS, url.Values{"SAMLResponse": {again.response(t, id, nil)}, "RelayState": {relay}})
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != mockiam.PathConsole {
+		t.Errorf("login after restart: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// A broken state file is an error at start, not an empty mock.
+	must(t, os.WriteFile(state, []byte("{broken"), 0o600))
+	keys(t)
+	if _, err := mockiam.New(mockiam.Config{Site: "cn", BaseURL: "http://127.0.0.1:1", XAccountType: "ZXT", Key: spKey, Cert: spCert, StateFile: state}); err == nil {
+		t.Error("a broken state file was accepted")
 	}
 }
 
 func TestBoundAccountGoesToConsole(t *testing.T) {
 	f := newFixture(t)
-	f.srv.MarkBound("cust-0042", "0123456789abcdef0123456789abcdef", "hwexample1")
+	must(t, f.srv.MarkBound("cust-0042", "0123456789abcdef0123456789abcdef", "hwexample1"))
 	resp, _ := f.get(t, mockiam.PathConsole)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("console without session: status %d", resp.StatusCode)
@@ -544,21 +711,28 @@ func TestBoundAccountGoesToConsole(t *testing.T) {
 }
 
 func TestSignedBindURLRoundTrip(t *testing.T) {
-	f := newFixture(t)
-	doc := []byte(`{"xAccountId":"a+b/c=","domainId":"d","resultCode":"0"}`)
+	doc := []byte(`{"domainName":"a+b/c=","domainId":"d","xUserId":"x?&","bindAction":"0"}`)
 	for name, tc := range map[string]struct {
-		key    *rsa.PrivateKey
-		verify bool
+		convention string
+		key        *rsa.PrivateKey
+		verify     bool
 	}{
-		"own key":     {nil, true},
-		"forged key":  {otherKey, false},
-		"own key arg": {spKey, true},
+		"own key":          {mockiam.ConventionValue, nil, true},
+		"forged key":       {mockiam.ConventionValue, otherKey, false},
+		"own key arg":      {mockiam.ConventionValue, spKey, true},
+		"query convention": {mockiam.ConventionQuery, nil, true},
+		"query forged":     {mockiam.ConventionQuery, otherKey, false},
 	} {
 		t.Run(name, func(t *testing.T) {
+			f := newFixtureWith(t, func(c *mockiam.Config) { c.BindConvention = tc.convention })
 			loc, err := url.Parse(f.srv.SignedBindURL(doc, tc.key))
 			must(t, err)
 			p := rawParams(t, loc.RawQuery)
-			err = verifyOctets(t, spCert, "bindRequest="+p["bindRequest"]+"&SigAlg="+p["SigAlg"], p["Signature"])
+			message := loc.Query().Get("bindRequest")
+			if tc.convention == mockiam.ConventionQuery {
+				message = "bindRequest=" + p["bindRequest"] + "&SigAlg=" + p["SigAlg"]
+			}
+			err = verifyOctets(t, spCert, message, p["Signature"])
 			if (err == nil) != tc.verify {
 				t.Fatalf("verify error %v, want success=%v", err, tc.verify)
 			}

@@ -53,13 +53,33 @@ The real IAM would now offer "Create and bind" or "Bind existing account".</p>
 </form>{{end}}`,
 	"bound": `{{define "content"}}<p>Partner account <code>{{.Data.XAccountID}}</code> is now bound to the mock
 Huawei Cloud account <code>{{.Data.DomainName}}</code> (domain ID <code>{{.Data.DomainID}}</code>).
-No bind callback URL is configured, so the IdP is not notified.</p>
+No Notification URL is configured, so the IdP is not notified.</p>
 <p><a href="{{.Data.Console}}">Go to the mock console</a></p>{{end}}`,
 	"console": `{{define "content"}}<p>Huawei Cloud console (mock {{.Site}}) — signed in as <code>{{.Data.XAccountID}}</code>
 (domain <code>{{.Data.DomainName}}</code>)</p>
 {{with .Data.Service}}<p>Requested service: <code>{{.}}</code></p>{{end}}
 <h2>Attributes received</h2>
-{{template "attrs" .Data.Attributes}}{{end}}`,
+{{template "attrs" .Data.Attributes}}
+<h2>Binding</h2>
+<form method="post" action="{{.Data.Unbind}}" id="unbind">
+<input type="hidden" name="csrf" value="{{.Data.CSRF}}">
+<p>Unbinding removes the link between the partner account and this Huawei Cloud account and notifies the partner's IdP
+(bindAction "1"); the next "Open console" asks to bind again.</p>
+<p><button type="submit">Unbind</button></p>
+</form>{{end}}`,
+	"notify": `{{define "content"}}<p>{{if .Data.Unbind}}The account was unbound.{{else}}The account was bound.{{end}}
+Huawei Cloud now notifies the partner's Notification URL (POST form data: bindRequest, SigAlg, Signature).
+If nothing happens, press the button.</p>
+<form method="post" action="{{.Data.Action}}" id="notify">
+<input type="hidden" name="bindRequest" value="{{.Data.BindRequest}}">
+<input type="hidden" name="SigAlg" value="{{.Data.SigAlg}}">
+<input type="hidden" name="Signature" value="{{.Data.Signature}}">
+<p><button type="submit">Continue to the partner</button></p>
+</form>
+<script nonce="{{.Data.Nonce}}">document.getElementById("notify").submit();</script>{{end}}`,
+	"unbound": `{{define "content"}}<p>Partner account <code>{{.Data.XAccountID}}</code> is no longer bound to the mock
+Huawei Cloud account <code>{{.Data.DomainName}}</code> (domain ID <code>{{.Data.DomainID}}</code>).
+No Notification URL is configured, so the IdP is not notified.</p>{{end}}`,
 }
 
 var pages = func() map[string]*template.Template {
@@ -101,11 +121,23 @@ type boundPage struct {
 type consolePage struct {
 	XAccountID, DomainName, Service string
 	Attributes                      []attrRow
+	// Unbind is the action of the "Unbind" form, CSRF its token.
+	Unbind, CSRF string
+}
+
+// notifyPage auto-submits the bind-result notification to the IdP.
+type notifyPage struct {
+	Action                         string
+	BindRequest, SigAlg, Signature string
+	Nonce                          string
+	Unbind                         bool
 }
 
 var pageTitles = map[string]string{
 	"bind":    "Create and bind a Huawei Cloud account",
 	"bound":   "Account bound",
+	"unbound": "Account unbound",
+	"notify":  "Notifying the partner",
 	"console": "Console",
 }
 

@@ -23,6 +23,7 @@ const (
 	PathLogin    = "/authui/saml/login"
 	PathACS      = "/authui/saml/SAMLAssertionConsumer"
 	PathBind     = "/authui/saml/bind"
+	PathUnbind   = "/authui/saml/unbind"
 	PathLast     = "/authui/saml/last"
 	PathConsole  = "/console"
 )
@@ -58,12 +59,22 @@ type Config struct {
 	Cert *x509.Certificate
 	// EncryptionCert is published as the encryption key; nil means Cert.
 	EncryptionCert *x509.Certificate
-	// IdPEntityID, IdPSSOURL, IdPCerts and BindCallbackURL describe the IdP;
-	// they may be set later with SetIdP.
+	// IdPEntityID, IdPSSOURL, IdPCerts and BindCallbackURL (the partner's
+	// Notification URL, the IdP's /saml/bind) describe the IdP; they may be
+	// set later with SetIdP.
 	IdPEntityID     string
 	IdPSSOURL       string
 	IdPCerts        []*x509.Certificate
 	BindCallbackURL string
+	// BindConvention is what the notification's Signature is made over:
+	// ConventionValue (default) or ConventionQuery.
+	BindConvention string
+	// BindByGET sends the notification as a GET redirect instead of the
+	// documented auto-submitting form POST (tests).
+	BindByGET bool
+	// StateFile, when set, keeps the bindings across restarts: a small JSON
+	// file, written atomically (the demo keeps it in its data directory).
+	StateFile string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per event; nil discards.
@@ -118,6 +129,7 @@ type pendingBind struct {
 }
 
 type consoleSession struct {
+	csrf       string // the console's "Unbind" form token
 	xAccountID string
 	domainName string
 	attributes map[string]string
@@ -126,7 +138,8 @@ type consoleSession struct {
 }
 
 type binding struct {
-	domainID, domainName string
+	DomainID   string `json:"domainId"`
+	DomainName string `json:"domainName"`
 }
 
 // Outcome is what the ACS decided about the last Response it received.
@@ -170,6 +183,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	switch cfg.BindConvention {
+	case "":
+		cfg.BindConvention = ConventionValue
+	case ConventionValue, ConventionQuery:
+	default:
+		return nil, fmt.Errorf("mockiam: BindConvention %q: expected %q or %q", cfg.BindConvention, ConventionValue, ConventionQuery)
+	}
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -202,11 +222,14 @@ func New(cfg Config) (*Server, error) {
 	if err := s.buildMetadata(); err != nil {
 		return nil, err
 	}
+	if err := s.loadState(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // SetIdP wires the IdP after both listeners exist. bindURL is the IdP's
-// bind-result callback (GET /saml/bind).
+// Notification URL ({base_url}/saml/bind).
 func (s *Server) SetIdP(entityID, ssoURL, bindURL string, certs []*x509.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,25 +255,31 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathLogin, s.handleLogin)
 	mux.HandleFunc("POST "+PathACS, s.handleACS)
 	mux.HandleFunc("POST "+PathBind, s.handleBind)
+	mux.HandleFunc("POST "+PathUnbind, s.handleUnbind)
 	mux.HandleFunc("GET "+PathConsole, s.handleConsole)
 	mux.HandleFunc("GET "+PathLast, s.handleLast)
 	return s.secureHeaders(mux)
 }
 
 func (s *Server) secureHeaders(next http.Handler) http.Handler {
-	formAction := "'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fa := formAction
-		if origin, err := callbackOrigin(s.idpSnapshot().bindURL); err == nil && origin != "" {
-			fa += " " + origin
-		}
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+fa+"; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+s.formAction()+"; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// formAction is the CSP form-action of the mock's pages: its own forms and
+// the IdP's Notification URL.
+func (s *Server) formAction() string {
+	fa := "'self'"
+	if origin, err := callbackOrigin(s.idpSnapshot().bindURL); err == nil && origin != "" {
+		fa += " " + origin
+	}
+	return fa
 }
 
 // callbackOrigin returns scheme://host of an absolute URL ("" for "").
@@ -271,17 +300,15 @@ func (s *Server) Bindings() map[string]string {
 	defer s.mu.Unlock()
 	out := make(map[string]string, len(s.bindings))
 	for k, b := range s.bindings {
-		out[k] = b.domainID
+		out[k] = b.DomainID
 	}
 	return out
 }
 
 // MarkBound records that xAccountID is bound to a Huawei account, so that the
-// next login goes straight to the console.
-func (s *Server) MarkBound(xAccountID, domainID, domainName string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.bindings[xAccountID] = binding{domainID: domainID, domainName: domainName}
+// next login goes straight to the console (kept in StateFile when set).
+func (s *Server) MarkBound(xAccountID, domainID, domainName string) error {
+	return s.setBinding(xAccountID, &binding{DomainID: domainID, DomainName: domainName})
 }
 
 // LastResult returns the check result of the last Response the ACS validated

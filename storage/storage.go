@@ -45,26 +45,109 @@ type Binding struct {
 	Site       string // cn, intl, eu
 	DomainID   string
 	DomainName string
-	// Source says how the binding became known: "callback" (signed
-	// bindRequest), "api" (portal hand-off API) or "cli".
+	// Source says how the binding became known: SourceNotification (Huawei's
+	// signed bind-result notification), SourceAPI (portal hand-off API) or
+	// SourceCLI (`idp bindings add`).
 	Source  string
 	BoundAt time.Time
+	// EventID and Convention name the bind event that made a binding of
+	// source SourceNotification, and the signature convention that verified
+	// it; empty for the other sources.
+	EventID    string
+	Convention string
 }
 
-// BindEvent is one received bind-result document (PROFILE.md §4), stored
-// verbatim. DocumentHash (hex SHA-256 of the raw decoded document) makes
-// recording idempotent.
+// Binding sources.
+const (
+	SourceNotification = "notification"
+	SourceAPI          = "api"
+	SourceCLI          = "cli"
+)
+
+// Bind actions of a bind-result notification (docs/profile.md §4: bindAction
+// "0" binds, "1" unbinds).
+const (
+	BindActionBind   = "bind"
+	BindActionUnbind = "unbind"
+)
+
+// Outcomes of an applied bind event. Applying is idempotent by state, not
+// by document (docs/profile.md §4).
+const (
+	// BindOutcomeBound: a bind, and the customer had no binding on the site.
+	BindOutcomeBound = "bound"
+	// BindOutcomeRebound: a bind naming another account than the bound one;
+	// the binding now names the new account (PreviousDomainID the old).
+	BindOutcomeRebound = "rebound"
+	// BindOutcomeUnchanged: a bind of the account already bound (its
+	// DomainName is updated if it changed), or an unbind of a customer with
+	// no binding on the site.
+	BindOutcomeUnchanged = "unchanged"
+	// BindOutcomeUnbound: an unbind naming the bound account; the binding
+	// is deleted.
+	BindOutcomeUnbound = "unbound"
+)
+
+// Sentinel errors of ApplyBindEvent. Like ErrNotFound (unknown customer)
+// they mean nothing was written.
+var (
+	// ErrNoRecentSSO: a bind for a customer to whom no assertion for the
+	// event's site was issued since the given time.
+	ErrNoRecentSSO = errors.New("storage: no assertion issued to the customer for this site recently")
+	// ErrOtherAccount: an unbind naming another account than the bound one.
+	ErrOtherAccount = errors.New("storage: the customer is bound to another account")
+)
+
+// BindEvent is one accepted bind-result notification (docs/profile.md §4),
+// stored verbatim. Its ID is the caller's random identifier (at least 128
+// bits): the same document may arrive again (an unbind, then the same bind)
+// and is then a new event.
 type BindEvent struct {
+	ID string
+	// DocumentHash is the hex SHA-256 of Document, for audits.
 	DocumentHash string
 	Site         string
-	Document     []byte // the decoded JSON, verbatim
-	XAccountID   string
-	DomainID     string
-	DomainName   string
-	ResultCode   string
-	// Success says whether the event establishes a binding.
-	Success    bool
+	// Document is the decoded bindRequest JSON, verbatim (unknown fields too).
+	Document   []byte
+	XAccountID string
+	DomainID   string
+	DomainName string
+	// Action is BindActionBind or BindActionUnbind.
+	Action string
+	// Convention names the signed message that verified (idp package:
+	// "value" or "query").
+	Convention string
+	ClientAddr string
 	ReceivedAt time.Time
+	// Set by ApplyBindEvent: one of the BindOutcome constants, and the
+	// binding found before the event (empty when there was none).
+	Outcome            string
+	PreviousDomainID   string
+	PreviousDomainName string
+}
+
+// Bound reports whether an applied event left the customer bound on its
+// site: every applied bind did, no applied unbind did (an unbind naming
+// another account is refused, not applied). Events recorded under the
+// guessed schema before the documented one may have the outcome "failed".
+func (e BindEvent) Bound() bool {
+	return e.Action == BindActionBind &&
+		(e.Outcome == BindOutcomeBound || e.Outcome == BindOutcomeRebound || e.Outcome == BindOutcomeUnchanged)
+}
+
+// AuditDetail is the detail of the event's audit row (kind "bind"): the
+// action, the convention, the source, the accounts involved and the
+// document hash. Every backend writes the same text.
+func (e BindEvent) AuditDetail() string {
+	d := "event=" + e.ID + " action=" + e.Action + " convention=" + e.Convention + " source=" + SourceNotification +
+		" domain_id=" + e.DomainID + " domain_name=" + e.DomainName
+	if e.PreviousDomainID != "" && (e.Outcome == BindOutcomeRebound || e.Outcome == BindOutcomeUnbound) {
+		d += " old_domain_id=" + e.PreviousDomainID + " old_domain_name=" + e.PreviousDomainName
+	}
+	if e.Outcome == BindOutcomeUnchanged && e.Action == BindActionBind && e.DomainName != "" && e.PreviousDomainName != e.DomainName {
+		d += " old_domain_name=" + e.PreviousDomainName
+	}
+	return d + " sha256=" + e.DocumentHash
 }
 
 // AuditEvent is one line of the audit log. Never secrets or whole assertions.
@@ -107,13 +190,29 @@ type Storage interface {
 	// GetBinding returns the binding of a customer on a site, ErrNotFound if none.
 	GetBinding(ctx context.Context, xAccountID, site string) (Binding, error)
 	// PutBinding records or replaces the binding of a customer on a site
-	// (admin command and API). ErrNotFound when the customer does not exist.
+	// (admin command and API: Source SourceCLI or SourceAPI). ErrNotFound
+	// when the customer does not exist.
 	PutBinding(ctx context.Context, b Binding) error
-	// RecordBindEvent stores e and, when e.Success, upserts the binding
-	// (XAccountID, Site) -> DomainID/DomainName with Source "callback", in
-	// one transaction. Idempotent: an event whose DocumentHash is already
-	// stored changes nothing and returns created=false.
-	RecordBindEvent(ctx context.Context, e BindEvent) (created bool, err error)
+	// ApplyBindEvent applies a verified bind-result notification by state
+	// and records it, in one transaction: the customer must exist
+	// (ErrNotFound); a bind requires an audit row of kind "response" for
+	// (e.XAccountID, e.Site) at or after ssoSince (ErrNoRecentSSO); then
+	//   - bind, no binding: bound (a binding of source SourceNotification);
+	//   - bind, the same DomainID: unchanged (DomainName updated if changed);
+	//   - bind, another DomainID: rebound (the binding names the new one);
+	//   - unbind, the same DomainID: unbound (the binding is deleted);
+	//   - unbind, no binding: unchanged;
+	//   - unbind, another DomainID: ErrOtherAccount.
+	// The event is stored with its Outcome and previous binding, and an
+	// audit row (kind "bind", outcome, e.AuditDetail()) is written. On any
+	// error nothing is written. It returns e with Outcome and Previous* set.
+	// e.ID must be new (ErrAlreadyExists otherwise).
+	ApplyBindEvent(ctx context.Context, e BindEvent, ssoSince time.Time) (BindEvent, error)
+	// GetBindEvent returns the event with this ID, ErrNotFound if none.
+	GetBindEvent(ctx context.Context, id string) (BindEvent, error)
+	// ListBindEvents returns the customer's bind events, newest first, at
+	// most limit (0 = all).
+	ListBindEvents(ctx context.Context, xAccountID string, limit int) ([]BindEvent, error)
 
 	// InsertRequestID atomically records (issuer, id) in the replay cache
 	// until expires. ErrAlreadyExists if an unexpired entry exists (an

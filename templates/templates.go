@@ -73,6 +73,8 @@ type ErrorData struct {
 	Page
 	Status int
 	Reason string
+	// Body is the message key of the explanation; "" means error_body.
+	Body string
 }
 
 // PostData is the auto-submitting HTTP-POST binding form (SAML bindings §3.5).

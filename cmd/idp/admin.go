@@ -200,7 +200,7 @@ func dash(s string) string {
 
 func cmdBindings(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "add" && args[0] != "show") {
-		return errors.New("usage: idp bindings add --config F --xaccount-id ID --site cn --domain-id ID [--domain-name N] | show --config F --xaccount-id ID")
+		return errors.New("usage: idp bindings add --config F --xaccount-id ID --site cn --domain-id ID [--domain-name N] | show --config F --xaccount-id ID [--events N]")
 	}
 	sub := args[0]
 	fs := newFlags("bindings "+sub, stderr)
@@ -209,6 +209,7 @@ func cmdBindings(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	site := fs.String("site", "cn", "site: cn, intl or eu")
 	domainID := fs.String("domain-id", "", "Huawei Cloud account ID (domain_id from the create-customer API)")
 	domainName := fs.String("domain-name", "", "Huawei Cloud account name (domain_name)")
+	events := fs.Int("events", 20, "show: at most N bind events, newest first (0 = all)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -224,17 +225,7 @@ func cmdBindings(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer st.Close()
 	if sub == "show" {
-		for _, s := range []string{"cn", "intl", "eu"} {
-			b, err := st.GetBinding(ctx, *id, s)
-			if errors.Is(err, storage.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "%s\t%s\tdomain_id=%s\tdomain_name=%s\tsource=%s\tbound=%s\n", b.XAccountID, b.Site, b.DomainID, dash(b.DomainName), b.Source, b.BoundAt.Format(time.RFC3339))
-		}
-		return nil
+		return showBindings(ctx, st, *id, *events, stdout)
 	}
 	switch *site {
 	case "cn", "intl", "eu":
@@ -249,12 +240,61 @@ func cmdBindings(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("--domain-name: %w", err)
 		}
 	}
-	err = st.PutBinding(ctx, storage.Binding{XAccountID: *id, Site: *site, DomainID: *domainID, DomainName: *domainName, Source: "cli", BoundAt: time.Now().UTC()})
+	now := time.Now().UTC()
+	err = st.PutBinding(ctx, storage.Binding{XAccountID: *id, Site: *site, DomainID: *domainID, DomainName: *domainName, Source: storage.SourceCLI, BoundAt: now})
 	if err != nil {
 		return notFound(err, *id)
 	}
+	if err := st.AppendAudit(ctx, storage.AuditEvent{Time: now, Kind: "bind", XAccountID: *id, Site: *site, Outcome: "recorded",
+		Detail: "action=bind source=" + storage.SourceCLI + " domain_id=" + *domainID + " domain_name=" + *domainName}); err != nil {
+		return fmt.Errorf("the binding is recorded, but not its audit row: %w", err)
+	}
 	fmt.Fprintf(stdout, "bound %s on %s to Huawei Cloud account %s\n", *id, *site, *domainID)
 	return nil
+}
+
+// showBindings prints the customer's bindings (with their source and, for
+// a notification, its convention and event), then its bind events.
+func showBindings(ctx context.Context, st storage.Storage, id string, limit int, stdout io.Writer) error {
+	if _, err := st.GetCustomer(ctx, id); err != nil {
+		return notFound(err, id)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tDOMAIN_ID\tDOMAIN_NAME\tSOURCE\tCONVENTION\tEVENT\tBOUND")
+	n := 0
+	for _, s := range []string{"cn", "intl", "eu"} {
+		b, err := st.GetBinding(ctx, id, s)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Site, b.DomainID, dash(b.DomainName), b.Source, dash(b.Convention),
+			dash(b.EventID), b.BoundAt.UTC().Format(time.RFC3339))
+	}
+	if n == 0 {
+		fmt.Fprintf(tw, "(no binding: the console link says isFirstLogin=true)\n")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	es, err := st.ListBindEvents(ctx, id, limit)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nbind events of %s (newest first):\n", id)
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED\tSITE\tACTION\tCONVENTION\tSOURCE\tOUTCOME\tDOMAIN_ID\tDOMAIN_NAME\tPREVIOUS\tEVENT")
+	for _, e := range es {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.UTC().Format(time.RFC3339), e.Site, e.Action,
+			dash(e.Convention), storage.SourceNotification, e.Outcome, dash(e.DomainID), dash(e.DomainName), dash(e.PreviousDomainID), e.ID)
+	}
+	if len(es) == 0 {
+		fmt.Fprintln(tw, "(none)")
+	}
+	return tw.Flush()
 }
 
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -39,7 +39,9 @@ hcidp demo is running (Ctrl-C stops it). Everything listens on loopback only.
 
 Open the portal, press "Open Huawei Cloud console", sign in, bind the account
 on the mock IAM page, and you land on the mock console. Press it again: no
-password, no bind page.
+password, no bind page. "Unbind" on the mock console notifies the IdP; the
+next "Open console" asks to bind again. The IdP (127.0.0.1) and the mock IAM
+(localhost) are different sites, as in production.
 `, env.PortalURL, env.Username, env.Password, env.IdPURL, env.IAMURL, env.ConfigFile)
 	err = env.Wait(ctx)
 	if cerr := env.Close(); err == nil {

@@ -47,7 +47,7 @@ commands:
   sp fetch --site S [--config F] [--out FILE] [--accept-key sha256:HEX]
                                       download and verify a site's SP metadata (its signing key pinned)
   users add|list|disable|enable|set-password --config F ...
-  bindings add|show --config F ...    record or show Huawei Cloud account bindings
+  bindings add|show --config F ...    record a Huawei Cloud binding; show bindings and bind events
   audit list --config F [--since T] [--customer ID]
   check [--config F] FILE|-           validate a SAML Response (XML or base64) against the profile
 

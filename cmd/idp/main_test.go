@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"hcidp/idp"
 	"hcidp/keys"
 	"hcidp/metadata"
+	"hcidp/storage"
 	"hcidp/storage/backend"
 )
 
@@ -183,8 +185,67 @@ func TestBindingsAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, _ := idpCmd(t, "", "bindings", "show", "--config", cfgPath, "--xaccount-id", "cust-1")
-	if !strings.Contains(out, "domain_id=d1") || !strings.Contains(out, "source=cli") {
+	if !regexp.MustCompile(`(?m)^cn +d1 +hw_account +cli +- +- `).MatchString(out) {
 		t.Fatalf("bindings show: %s", out)
+	}
+	// The CLI's binding is audited with its source.
+	audit, _, _ := idpCmd(t, "", "audit", "list", "--config", cfgPath, "--customer", "cust-1")
+	if !strings.Contains(audit, "action=bind source=cli domain_id=d1 domain_name=hw_account") {
+		t.Errorf("audit list: %s", audit)
+	}
+}
+
+// TestBindingsShowNotificationEvents: `idp bindings show` lists the
+// bindings with their source and convention, and the bind events with
+// their action, convention, source and outcome; `idp audit list` shows the
+// same for each event.
+func TestBindingsShowNotificationEvents(t *testing.T) {
+	cfgPath := testConfig(t)
+	idpCmd(t, "", "users", "add", "--config", cfgPath, "--xaccount-id", "cust-1", "--password", "s3cret-pass")
+	ctx := context.Background()
+	st, err := backend.Open(ctx, "sqlite:"+filepath.Join(filepath.Dir(cfgPath), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := st.AppendAudit(ctx, storage.AuditEvent{Time: now.Add(-time.Minute), Kind: "response", XAccountID: "cust-1", Site: "cn", Outcome: "issued"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []storage.BindEvent{
+		{ID: "ev-bind-0000000000000001", Action: storage.BindActionBind, Convention: "value", DomainID: "dom-1", DomainName: "hw_one"},
+		{ID: "ev-unbind-000000000000002", Action: storage.BindActionUnbind, Convention: "query", DomainID: "dom-1"},
+		{ID: "ev-bind-0000000000000003", Action: storage.BindActionBind, Convention: "query", DomainID: "dom-2", DomainName: "hw_two"},
+	} {
+		e.Site, e.XAccountID, e.Document, e.DocumentHash, e.ReceivedAt = "cn", "cust-1", []byte(`{}`), "hash", now.Add(time.Duration(i)*time.Second)
+		if _, err := st.ApplyBindEvent(ctx, e, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	out, _, err := idpCmd(t, "", "bindings", "show", "--config", cfgPath, "--xaccount-id", "cust-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`(?m)^cn +dom-2 +hw_two +notification +query +ev-bind-0000000000000003 `,
+		`(?m)^\S+ +cn +bind +query +notification +bound +dom-2 +hw_two +- +ev-bind-0000000000000003$`,
+		`(?m)^\S+ +cn +unbind +query +notification +unbound +dom-1 +- +dom-1 +ev-unbind-000000000000002$`,
+		`(?m)^\S+ +cn +bind +value +notification +bound +dom-1 +hw_one +- +ev-bind-0000000000000001$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("bindings show lacks %s:\n%s", re, out)
+		}
+	}
+	if out, _, _ := idpCmd(t, "", "bindings", "show", "--config", cfgPath, "--xaccount-id", "cust-1", "--events", "1"); strings.Contains(out, "ev-bind-0000000000000001") {
+		t.Errorf("--events 1 shows more:\n%s", out)
+	}
+	if _, _, err := idpCmd(t, "", "bindings", "show", "--config", cfgPath, "--xaccount-id", "nobody"); err == nil {
+		t.Error("bindings show of an unknown customer succeeded")
+	}
+	audit, _, _ := idpCmd(t, "", "audit", "list", "--config", cfgPath, "--customer", "cust-1")
+	if !strings.Contains(audit, "unbound") || !strings.Contains(audit, "event=ev-unbind-000000000000002 action=unbind convention=query source=notification domain_id=dom-1") {
+		t.Errorf("audit list: %s", audit)
 	}
 }
 

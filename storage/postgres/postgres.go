@@ -252,31 +252,39 @@ func (d *DB) ListCustomers(ctx context.Context) ([]storage.Customer, error) {
 
 // GetBinding implements storage.Storage.
 func (d *DB) GetBinding(ctx context.Context, xAccountID, site string) (storage.Binding, error) {
-	b := storage.Binding{XAccountID: xAccountID, Site: site}
-	err := d.pool.QueryRow(ctx,
-		`SELECT domain_id, domain_name, source, bound_at FROM bindings
-		WHERE x_account_id = $1 AND site = $2`, xAccountID, site).
-		Scan(&b.DomainID, &b.DomainName, &b.Source, &b.BoundAt)
+	b, err := getBinding(d.pool.QueryRow(ctx, selectBinding, xAccountID, site), xAccountID, site)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Binding{}, fmt.Errorf("%w: binding of %q on site %q", storage.ErrNotFound, xAccountID, site)
 	}
 	if err != nil {
 		return storage.Binding{}, fmt.Errorf("postgres: get binding %q/%q: %w", xAccountID, site, err)
 	}
+	return b, nil
+}
+
+const selectBinding = `SELECT domain_id, domain_name, source, bound_at, event_id, convention FROM bindings
+	WHERE x_account_id = $1 AND site = $2`
+
+func getBinding(row pgx.Row, xAccountID, site string) (storage.Binding, error) {
+	b := storage.Binding{XAccountID: xAccountID, Site: site}
+	if err := row.Scan(&b.DomainID, &b.DomainName, &b.Source, &b.BoundAt, &b.EventID, &b.Convention); err != nil {
+		return storage.Binding{}, err
+	}
 	b.BoundAt = b.BoundAt.UTC()
 	return b, nil
 }
 
-const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, domain_name, source, bound_at)
-	VALUES ($1, $2, $3, $4, $5, $6)
+const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, domain_name, source, bound_at, event_id, convention)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 	ON CONFLICT (x_account_id, site) DO UPDATE SET
 		domain_id = excluded.domain_id, domain_name = excluded.domain_name,
-		source = excluded.source, bound_at = excluded.bound_at`
+		source = excluded.source, bound_at = excluded.bound_at,
+		event_id = excluded.event_id, convention = excluded.convention`
 
 // PutBinding implements storage.Storage.
 func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
 	_, err := d.pool.Exec(ctx, upsertBinding,
-		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt))
+		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt), b.EventID, b.Convention)
 	if isForeignKey(err) {
 		return fmt.Errorf("%w: customer %q", storage.ErrNotFound, b.XAccountID)
 	}
@@ -286,50 +294,137 @@ func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
 	return nil
 }
 
-// RecordBindEvent implements storage.Storage. An event naming a customer
-// that does not exist returns storage.ErrNotFound and writes nothing.
-func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, error) {
+// Bind events.
+
+// ApplyBindEvent implements storage.Storage. The customer's row is locked
+// FOR UPDATE first, so that concurrent events for one customer (on any
+// replica) are applied one after the other, each seeing the binding the
+// previous one left.
+func (d *DB) ApplyBindEvent(ctx context.Context, e storage.BindEvent, ssoSince time.Time) (storage.BindEvent, error) {
+	fail := func(err error) (storage.BindEvent, error) {
+		return storage.BindEvent{}, fmt.Errorf("postgres: apply bind event %s: %w", e.ID, err)
+	}
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
-		return false, fmt.Errorf("postgres: record bind event %s: %w", e.DocumentHash, err)
+		return fail(err)
 	}
 	defer tx.Rollback(ctx)
+	var one int
+	err = tx.QueryRow(ctx, `SELECT 1 FROM customers WHERE x_account_id = $1 FOR UPDATE`, e.XAccountID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.BindEvent{}, fmt.Errorf("%w: customer %q", storage.ErrNotFound, e.XAccountID)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if e.Action == storage.BindActionBind {
+		// kind = 'response' is a literal so that the partial index applies.
+		err = tx.QueryRow(ctx, `SELECT 1 FROM audit_log
+			WHERE kind = 'response' AND x_account_id = $1 AND site = $2 AND time >= $3 LIMIT 1`,
+			e.XAccountID, e.Site, toDB(ssoSince)).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return storage.BindEvent{}, fmt.Errorf("%w: customer %q, site %s, since %s", storage.ErrNoRecentSSO, e.XAccountID, e.Site, ssoSince.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	old, err := getBinding(tx.QueryRow(ctx, selectBinding, e.XAccountID, e.Site), e.XAccountID, e.Site)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		old = storage.Binding{}
+	case err != nil:
+		return fail(err)
+	}
+	e, write, err := storage.DecideBind(e, old)
+	if err != nil {
+		return storage.BindEvent{}, err
+	}
+	switch write {
+	case storage.BindWriteUpsert:
+		_, err = tx.Exec(ctx, upsertBinding, e.XAccountID, e.Site, e.DomainID, e.DomainName,
+			storage.SourceNotification, toDB(e.ReceivedAt), e.ID, e.Convention)
+	case storage.BindWriteRename:
+		_, err = tx.Exec(ctx, `UPDATE bindings SET domain_name = $1 WHERE x_account_id = $2 AND site = $3`,
+			e.DomainName, e.XAccountID, e.Site)
+	case storage.BindWriteDelete:
+		_, err = tx.Exec(ctx, `DELETE FROM bindings WHERE x_account_id = $1 AND site = $2`, e.XAccountID, e.Site)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("binding: %w", err))
+	}
 	doc := e.Document
 	if doc == nil {
 		doc = []byte{}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO bind_events
-		(document_hash, site, document, x_account_id, domain_id, domain_name, result_code, success, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (document_hash) DO NOTHING`,
-		e.DocumentHash, e.Site, doc, e.XAccountID, e.DomainID, e.DomainName,
-		e.ResultCode, e.Success, toDB(e.ReceivedAt))
+	_, err = tx.Exec(ctx, `INSERT INTO bind_events (`+bindEventColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		e.ID, e.DocumentHash, e.Site, doc, e.XAccountID, e.DomainID, e.DomainName, e.Action, e.Convention,
+		e.Outcome, e.PreviousDomainID, e.PreviousDomainName, e.ClientAddr, toDB(e.ReceivedAt))
+	if isUnique(err) {
+		return storage.BindEvent{}, fmt.Errorf("%w: bind event %s", storage.ErrAlreadyExists, e.ID)
+	}
 	if err != nil {
-		return false, fmt.Errorf("postgres: record bind event %s: %w", e.DocumentHash, err)
+		return fail(err)
 	}
-	if tag.RowsAffected() == 0 {
-		return false, nil // already recorded
-	}
-	if e.XAccountID != "" {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM customers WHERE x_account_id = $1 FOR KEY SHARE`, e.XAccountID).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return false, fmt.Errorf("%w: customer %q", storage.ErrNotFound, e.XAccountID)
-		}
-		if err != nil {
-			return false, fmt.Errorf("postgres: record bind event %s: %w", e.DocumentHash, err)
-		}
-		if e.Success {
-			if _, err := tx.Exec(ctx, upsertBinding,
-				e.XAccountID, e.Site, e.DomainID, e.DomainName, "callback", toDB(e.ReceivedAt)); err != nil {
-				return false, fmt.Errorf("postgres: record bind event %s: binding: %w", e.DocumentHash, err)
-			}
-		}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log
+		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
+		VALUES ($1, 'bind', $2, $3, '', '', $4, $5, $6)`,
+		toDB(e.ReceivedAt), e.XAccountID, e.Site, e.ClientAddr, e.Outcome, e.AuditDetail()); err != nil {
+		return fail(fmt.Errorf("audit: %w", err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("postgres: record bind event %s: commit: %w", e.DocumentHash, err)
+		return fail(fmt.Errorf("commit: %w", err))
 	}
-	return true, nil
+	e.ReceivedAt = toDB(e.ReceivedAt)
+	return e, nil
+}
+
+const bindEventColumns = `id, document_hash, site, document, x_account_id, domain_id, domain_name, action, convention,
+	outcome, previous_domain_id, previous_domain_name, client_addr, received_at`
+
+func scanBindEvent(row pgx.Row) (storage.BindEvent, error) {
+	var e storage.BindEvent
+	err := row.Scan(&e.ID, &e.DocumentHash, &e.Site, &e.Document, &e.XAccountID, &e.DomainID, &e.DomainName,
+		&e.Action, &e.Convention, &e.Outcome, &e.PreviousDomainID, &e.PreviousDomainName, &e.ClientAddr, &e.ReceivedAt)
+	if err != nil {
+		return storage.BindEvent{}, err
+	}
+	e.ReceivedAt = e.ReceivedAt.UTC()
+	return e, nil
+}
+
+// GetBindEvent implements storage.Storage.
+func (d *DB) GetBindEvent(ctx context.Context, id string) (storage.BindEvent, error) {
+	e, err := scanBindEvent(d.pool.QueryRow(ctx, `SELECT `+bindEventColumns+` FROM bind_events WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.BindEvent{}, fmt.Errorf("%w: bind event %q", storage.ErrNotFound, id)
+	}
+	if err != nil {
+		return storage.BindEvent{}, fmt.Errorf("postgres: get bind event %q: %w", id, err)
+	}
+	return e, nil
+}
+
+// ListBindEvents implements storage.Storage.
+func (d *DB) ListBindEvents(ctx context.Context, xAccountID string, limit int) ([]storage.BindEvent, error) {
+	q := `SELECT ` + bindEventColumns + ` FROM bind_events WHERE x_account_id = $1 ORDER BY received_at DESC, id DESC`
+	args := []any{xAccountID}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bind events of %q: %w", xAccountID, err)
+	}
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.BindEvent, error) {
+		return scanBindEvent(row)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bind events of %q: %w", xAccountID, err)
+	}
+	return es, nil
 }
 
 // Replay cache.

@@ -183,3 +183,84 @@ func TestOpenBadDSN(t *testing.T) {
 		t.Fatal("Open of a malformed DSN succeeded")
 	}
 }
+
+// TestMigrationFromGuessedBindSchema upgrades a database written before
+// Huawei's documented bind notification: events keyed by document hash with
+// a guessed result code, bindings of source "callback".
+func TestMigrationFromGuessedBindSchema(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)
+	for _, m := range ms {
+		if m.Version >= 4 {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version)
+	}
+	at := time.Now()
+	exec(`INSERT INTO customers (x_account_id, created_at, updated_at) VALUES ('acc-1', $1, $1)`, at)
+	exec(`INSERT INTO bindings VALUES ('acc-1', 'cn', 'dom-1', 'hw_one', 'callback', $1)`, at)
+	exec(`INSERT INTO bind_events VALUES ('h1', 'cn', '{"xAccountId":"acc-1"}', 'acc-1', 'dom-1', 'hw_one', '0', true, $1)`, at)
+	exec(`INSERT INTO bind_events VALUES ('h2', 'cn', '{}', 'acc-1', '', '', 'CBC.1', false, $1)`, at.Add(-time.Second))
+	conn.Close(ctx)
+
+	d := open(t, dsn)
+	b, err := d.GetBinding(ctx, "acc-1", "cn")
+	if err != nil || b.Source != storage.SourceNotification || b.DomainID != "dom-1" {
+		t.Fatalf("binding after migration = %+v, %v", b, err)
+	}
+	es, err := d.ListBindEvents(ctx, "acc-1", 0)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("events after migration = %v, %v", es, err)
+	}
+	if es[0].DocumentHash != "h1" || es[0].Outcome != "bound" || es[0].Action != storage.BindActionBind ||
+		string(es[0].Document) != `{"xAccountId":"acc-1"}` || len(es[0].ID) != 32 || es[1].Outcome != "failed" || es[0].ID == es[1].ID {
+		t.Errorf("migrated events = %+v", es)
+	}
+	if got := migrationCount(t, d); got != len(ms) {
+		t.Errorf("%d migrations recorded, want %d", got, len(ms))
+	}
+}
+
+// TestRecentSSOUsesTheIndex: the bind window check can be answered from the
+// partial index on the audit log (sequential scans are turned off so that
+// the planner shows whether the index applies at all on a small table).
+func TestRecentSSOUsesTheIndex(t *testing.T) {
+	d := open(t, freshSchema(t))
+	ctx := t.Context()
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, `EXPLAIN SELECT 1 FROM audit_log
+		WHERE kind = 'response' AND x_account_id = $1 AND site = $2 AND time >= $3 LIMIT 1`, "acc-1", "cn", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(plan, "\n"); !strings.Contains(p, "audit_log_response_idx") {
+		t.Fatalf("query plan:\n%s\nwant the partial index audit_log_response_idx", p)
+	}
+}

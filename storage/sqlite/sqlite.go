@@ -424,32 +424,40 @@ func (d *DB) ListCustomers(ctx context.Context) ([]storage.Customer, error) {
 
 // GetBinding implements storage.Storage.
 func (d *DB) GetBinding(ctx context.Context, xAccountID, site string) (storage.Binding, error) {
-	b := storage.Binding{XAccountID: xAccountID, Site: site}
-	var bound int64
-	err := d.queryRow(ctx, d.read,
-		`SELECT domain_id, domain_name, source, bound_at FROM bindings
-		WHERE x_account_id = ? AND site = ?`, xAccountID, site).
-		Scan(&b.DomainID, &b.DomainName, &b.Source, &bound)
+	b, err := getBinding(d.queryRow(ctx, d.read, selectBinding, xAccountID, site), xAccountID, site)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Binding{}, fmt.Errorf("%w: binding of %q on site %q", storage.ErrNotFound, xAccountID, site)
 	}
 	if err != nil {
 		return storage.Binding{}, fmt.Errorf("sqlite: get binding %q/%q: %w", xAccountID, site, err)
 	}
+	return b, nil
+}
+
+const selectBinding = `SELECT domain_id, domain_name, source, bound_at, event_id, convention FROM bindings
+	WHERE x_account_id = ? AND site = ?`
+
+func getBinding(row scanner, xAccountID, site string) (storage.Binding, error) {
+	b := storage.Binding{XAccountID: xAccountID, Site: site}
+	var bound int64
+	if err := row.Scan(&b.DomainID, &b.DomainName, &b.Source, &bound, &b.EventID, &b.Convention); err != nil {
+		return storage.Binding{}, err
+	}
 	b.BoundAt = fromDB(bound)
 	return b, nil
 }
 
-const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, domain_name, source, bound_at)
-	VALUES (?, ?, ?, ?, ?, ?)
+const upsertBinding = `INSERT INTO bindings (x_account_id, site, domain_id, domain_name, source, bound_at, event_id, convention)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (x_account_id, site) DO UPDATE SET
 		domain_id = excluded.domain_id, domain_name = excluded.domain_name,
-		source = excluded.source, bound_at = excluded.bound_at`
+		source = excluded.source, bound_at = excluded.bound_at,
+		event_id = excluded.event_id, convention = excluded.convention`
 
 // PutBinding implements storage.Storage.
 func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
 	_, err := d.exec(ctx, upsertBinding,
-		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt))
+		b.XAccountID, b.Site, b.DomainID, b.DomainName, b.Source, toDB(b.BoundAt), b.EventID, b.Convention)
 	if isForeignKey(err) {
 		return fmt.Errorf("%w: customer %q", storage.ErrNotFound, b.XAccountID)
 	}
@@ -459,54 +467,143 @@ func (d *DB) PutBinding(ctx context.Context, b storage.Binding) error {
 	return nil
 }
 
-// RecordBindEvent implements storage.Storage. An event naming a customer
-// that does not exist returns storage.ErrNotFound and writes nothing.
-func (d *DB) RecordBindEvent(ctx context.Context, e storage.BindEvent) (bool, error) {
+// Bind events.
+
+// ApplyBindEvent implements storage.Storage, in one immediate transaction
+// (SQLite has one writer, so concurrent events for a customer take turns).
+func (d *DB) ApplyBindEvent(ctx context.Context, e storage.BindEvent, ssoSince time.Time) (storage.BindEvent, error) {
+	fail := func(err error) (storage.BindEvent, error) {
+		return storage.BindEvent{}, fmt.Errorf("sqlite: apply bind event %s: %w", e.ID, err)
+	}
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+		return fail(err)
 	}
 	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM customers WHERE x_account_id = ?`, e.XAccountID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.BindEvent{}, fmt.Errorf("%w: customer %q", storage.ErrNotFound, e.XAccountID)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if e.Action == storage.BindActionBind {
+		// kind = 'response' is a literal so that the partial index applies.
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM audit_log
+			WHERE kind = 'response' AND x_account_id = ? AND site = ? AND time >= ? LIMIT 1`,
+			e.XAccountID, e.Site, toDB(ssoSince)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storage.BindEvent{}, fmt.Errorf("%w: customer %q, site %s, since %s", storage.ErrNoRecentSSO, e.XAccountID, e.Site, ssoSince.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	old, err := getBinding(tx.QueryRowContext(ctx, selectBinding, e.XAccountID, e.Site), e.XAccountID, e.Site)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		old = storage.Binding{}
+	case err != nil:
+		return fail(err)
+	}
+	e, write, err := storage.DecideBind(e, old)
+	if err != nil {
+		return storage.BindEvent{}, err
+	}
+	switch write {
+	case storage.BindWriteUpsert:
+		_, err = tx.ExecContext(ctx, upsertBinding, e.XAccountID, e.Site, e.DomainID, e.DomainName,
+			storage.SourceNotification, toDB(e.ReceivedAt), e.ID, e.Convention)
+	case storage.BindWriteRename:
+		_, err = tx.ExecContext(ctx, `UPDATE bindings SET domain_name = ? WHERE x_account_id = ? AND site = ?`,
+			e.DomainName, e.XAccountID, e.Site)
+	case storage.BindWriteDelete:
+		_, err = tx.ExecContext(ctx, `DELETE FROM bindings WHERE x_account_id = ? AND site = ?`, e.XAccountID, e.Site)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("binding: %w", err))
+	}
 	doc := e.Document
 	if doc == nil {
 		doc = []byte{}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO bind_events
-		(document_hash, site, document, x_account_id, domain_id, domain_name, result_code, success, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (document_hash) DO NOTHING`,
-		e.DocumentHash, e.Site, doc, e.XAccountID, e.DomainID, e.DomainName,
-		e.ResultCode, boolToDB(e.Success), toDB(e.ReceivedAt))
+	_, err = tx.ExecContext(ctx, `INSERT INTO bind_events (`+bindEventColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.DocumentHash, e.Site, doc, e.XAccountID, e.DomainID, e.DomainName, e.Action, e.Convention,
+		e.Outcome, e.PreviousDomainID, e.PreviousDomainName, e.ClientAddr, toDB(e.ReceivedAt))
+	if isUnique(err) {
+		return storage.BindEvent{}, fmt.Errorf("%w: bind event %s", storage.ErrAlreadyExists, e.ID)
+	}
 	if err != nil {
-		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
+		return fail(err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
-	}
-	if n == 0 {
-		return false, nil // already recorded
-	}
-	if e.XAccountID != "" {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM customers WHERE x_account_id = ?`, e.XAccountID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, fmt.Errorf("%w: customer %q", storage.ErrNotFound, e.XAccountID)
-		}
-		if err != nil {
-			return false, fmt.Errorf("sqlite: record bind event %s: %w", e.DocumentHash, err)
-		}
-		if e.Success {
-			if _, err := tx.ExecContext(ctx, upsertBinding,
-				e.XAccountID, e.Site, e.DomainID, e.DomainName, "callback", toDB(e.ReceivedAt)); err != nil {
-				return false, fmt.Errorf("sqlite: record bind event %s: binding: %w", e.DocumentHash, err)
-			}
-		}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log
+		(time, kind, x_account_id, site, request_id, assertion_id, client_addr, outcome, detail)
+		VALUES (?, 'bind', ?, ?, '', '', ?, ?, ?)`,
+		toDB(e.ReceivedAt), e.XAccountID, e.Site, e.ClientAddr, e.Outcome, e.AuditDetail()); err != nil {
+		return fail(fmt.Errorf("audit: %w", err))
 	}
 	if err := d.commit(tx); err != nil {
-		return false, fmt.Errorf("sqlite: record bind event %s: commit: %w", e.DocumentHash, err)
+		return fail(fmt.Errorf("commit: %w", err))
 	}
-	return true, nil
+	return e, nil
+}
+
+const bindEventColumns = `id, document_hash, site, document, x_account_id, domain_id, domain_name, action, convention,
+	outcome, previous_domain_id, previous_domain_name, client_addr, received_at`
+
+func scanBindEvent(s scanner) (storage.BindEvent, error) {
+	var (
+		e        storage.BindEvent
+		received int64
+	)
+	err := s.Scan(&e.ID, &e.DocumentHash, &e.Site, &e.Document, &e.XAccountID, &e.DomainID, &e.DomainName,
+		&e.Action, &e.Convention, &e.Outcome, &e.PreviousDomainID, &e.PreviousDomainName, &e.ClientAddr, &received)
+	if err != nil {
+		return storage.BindEvent{}, err
+	}
+	e.ReceivedAt = fromDB(received)
+	return e, nil
+}
+
+// GetBindEvent implements storage.Storage.
+func (d *DB) GetBindEvent(ctx context.Context, id string) (storage.BindEvent, error) {
+	e, err := scanBindEvent(d.queryRow(ctx, d.read, `SELECT `+bindEventColumns+` FROM bind_events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.BindEvent{}, fmt.Errorf("%w: bind event %q", storage.ErrNotFound, id)
+	}
+	if err != nil {
+		return storage.BindEvent{}, fmt.Errorf("sqlite: get bind event %q: %w", id, err)
+	}
+	return e, nil
+}
+
+// ListBindEvents implements storage.Storage.
+func (d *DB) ListBindEvents(ctx context.Context, xAccountID string, limit int) ([]storage.BindEvent, error) {
+	q := `SELECT ` + bindEventColumns + ` FROM bind_events WHERE x_account_id = ? ORDER BY received_at DESC, id DESC`
+	args := []any{xAccountID}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list bind events of %q: %w", xAccountID, err)
+	}
+	defer rows.Close()
+	var es []storage.BindEvent
+	for rows.Next() {
+		e, err := scanBindEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list bind events of %q: %w", xAccountID, err)
+		}
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list bind events of %q: %w", xAccountID, err)
+	}
+	return es, nil
 }
 
 // Replay cache.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"hcidp/storage"
+	"hcidp/storage/internal/migrate"
 	"hcidp/storage/storagetest"
 )
 
@@ -166,5 +168,81 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("Open(%q) error = %v, want it to mention %q", tt.path, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMigrationFromGuessedBindSchema upgrades a database written before
+// Huawei's documented bind notification: events keyed by document hash with
+// a guessed result code, bindings of source "callback".
+func TestMigrationFromGuessedBindSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hcidp.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`)
+	for _, m := range ms {
+		if m.Version >= 4 {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations VALUES (?, 0)`, m.Version)
+	}
+	at := time.Now().UnixMicro()
+	exec(`INSERT INTO customers (x_account_id, created_at, updated_at) VALUES ('acc-1', ?, ?)`, at, at)
+	exec(`INSERT INTO bindings VALUES ('acc-1', 'cn', 'dom-1', 'hw_one', 'callback', ?)`, at)
+	exec(`INSERT INTO bind_events VALUES ('h1', 'cn', CAST('{"xAccountId":"acc-1"}' AS BLOB), 'acc-1', 'dom-1', 'hw_one', '0', 1, ?)`, at)
+	exec(`INSERT INTO bind_events VALUES ('h2', 'cn', CAST('{}' AS BLOB), 'acc-1', '', '', 'CBC.1', 0, ?)`, at-1)
+	raw.Close()
+
+	d := openTemp(t, path)
+	b, err := d.GetBinding(t.Context(), "acc-1", "cn")
+	if err != nil || b.Source != storage.SourceNotification || b.DomainID != "dom-1" {
+		t.Fatalf("binding after migration = %+v, %v", b, err)
+	}
+	es, err := d.ListBindEvents(t.Context(), "acc-1", 0)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("events after migration = %v, %v", es, err)
+	}
+	if es[0].DocumentHash != "h1" || es[0].Outcome != "bound" || es[0].Action != storage.BindActionBind ||
+		string(es[0].Document) != `{"xAccountId":"acc-1"}` || len(es[0].ID) != 32 || es[1].Outcome != "failed" || es[0].ID == es[1].ID {
+		t.Errorf("migrated events = %+v", es)
+	}
+	if got := migrationVersions(t, d); got[len(got)-1] != ms[len(ms)-1].Version {
+		t.Errorf("migrations = %v", got)
+	}
+}
+
+// TestRecentSSOUsesTheIndex: the bind window check is one probe of the
+// partial index on the audit log, not a scan of it.
+func TestRecentSSOUsesTheIndex(t *testing.T) {
+	d := openTemp(t, filepath.Join(t.TempDir(), "hcidp.db"))
+	rows, err := d.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN SELECT 1 FROM audit_log
+		WHERE kind = 'response' AND x_account_id = ? AND site = ? AND time >= ? LIMIT 1`, "acc-1", "cn", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "USING COVERING INDEX audit_log_response_idx") {
+		t.Fatalf("query plan = %q, want the partial index audit_log_response_idx", p)
 	}
 }

@@ -36,11 +36,18 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"BindingPutGet", testBindingPutGet},
 		{"BindingGetMissing", testBindingGetMissing},
 		{"BindingUnknownCustomer", testBindingUnknownCustomer},
-		{"BindEventCreatesBinding", testBindEventCreatesBinding},
-		{"BindEventIdempotent", testBindEventIdempotent},
-		{"BindEventFailure", testBindEventFailure},
+		{"BindEventBindsAfterRecentSSO", testBindEventBindsAfterRecentSSO},
+		{"BindEventNeedsRecentSSOForThatSite", testBindEventNeedsRecentSSO},
+		{"BindEventSameAccountUnchanged", testBindEventSameAccountUnchanged},
+		{"BindEventRebind", testBindEventRebind},
+		{"BindEventUnbind", testBindEventUnbind},
+		{"BindEventUnbindWithoutBinding", testBindEventUnbindWithoutBinding},
+		{"BindEventUnbindOtherAccountRefused", testBindEventUnbindOtherAccount},
+		{"BindEventBindAgainAfterUnbind", testBindEventBindAgainAfterUnbind},
 		{"BindEventUnknownCustomer", testBindEventUnknownCustomer},
+		{"BindEventDuplicateID", testBindEventDuplicateID},
 		{"BindEventConcurrent", testBindEventConcurrent},
+		{"BindEventList", testBindEventList},
 		{"ReplayCacheInsert", testReplayCacheInsert},
 		{"ReplayCacheConcurrent", testReplayCacheConcurrent},
 		{"ReplayCacheExpired", testReplayCacheExpired},
@@ -381,137 +388,6 @@ func testBindingGetMissing(t *testing.T, s storage.Storage) {
 func testBindingUnknownCustomer(t *testing.T, s storage.Storage) {
 	err := s.PutBinding(t.Context(), storage.Binding{XAccountID: "nobody", Site: "cn", DomainID: "d", Source: "api", BoundAt: now()})
 	wantErr(t, "PutBinding(unknown customer)", err, storage.ErrNotFound)
-}
-
-// Bind events.
-
-func bindEvent(hash, id string, success bool) storage.BindEvent {
-	return storage.BindEvent{
-		DocumentHash: hash,
-		Site:         "intl",
-		Document:     []byte(`{"xAccountId":"` + id + `","domainId":"dom-id"}`),
-		XAccountID:   id,
-		DomainID:     "dom-id",
-		DomainName:   "dom-name",
-		ResultCode:   "0",
-		Success:      success,
-		ReceivedAt:   now(),
-	}
-}
-
-func testBindEventCreatesBinding(t *testing.T, s storage.Storage) {
-	mustCreate(t, s, customer("acc-1", ""))
-	// A callback replaces an earlier binding from another source.
-	if err := s.PutBinding(t.Context(), storage.Binding{XAccountID: "acc-1", Site: "intl", DomainID: "old", Source: "api", BoundAt: now().Add(-time.Hour)}); err != nil {
-		t.Fatalf("PutBinding: %v", err)
-	}
-	e := bindEvent("h1", "acc-1", true)
-	created, err := s.RecordBindEvent(t.Context(), e)
-	if err != nil || !created {
-		t.Fatalf("RecordBindEvent = %v, %v; want true, nil", created, err)
-	}
-	checkBinding(t, mustBinding(t, s, "acc-1", "intl"), storage.Binding{
-		XAccountID: "acc-1", Site: "intl", DomainID: "dom-id", DomainName: "dom-name",
-		Source: "callback", BoundAt: e.ReceivedAt,
-	})
-	_, err = s.GetBinding(t.Context(), "acc-1", "cn")
-	wantErr(t, "GetBinding(other site)", err, storage.ErrNotFound)
-}
-
-func testBindEventIdempotent(t *testing.T, s storage.Storage) {
-	mustCreate(t, s, customer("acc-1", ""))
-	e := bindEvent("h1", "acc-1", true)
-	if created, err := s.RecordBindEvent(t.Context(), e); err != nil || !created {
-		t.Fatalf("RecordBindEvent(first) = %v, %v; want true, nil", created, err)
-	}
-	want := mustBinding(t, s, "acc-1", "intl")
-
-	// Same hash, different content: nothing changes.
-	e2 := e
-	e2.DomainID, e2.DomainName, e2.ReceivedAt = "other", "other", now().Add(time.Hour)
-	created, err := s.RecordBindEvent(t.Context(), e2)
-	if err != nil || created {
-		t.Fatalf("RecordBindEvent(again) = %v, %v; want false, nil", created, err)
-	}
-	checkBinding(t, mustBinding(t, s, "acc-1", "intl"), want)
-
-	// A later PutBinding is not undone by a replayed event.
-	put := storage.Binding{XAccountID: "acc-1", Site: "intl", DomainID: "admin", Source: "cli", BoundAt: now()}
-	if err := s.PutBinding(t.Context(), put); err != nil {
-		t.Fatalf("PutBinding: %v", err)
-	}
-	if created, err := s.RecordBindEvent(t.Context(), e); err != nil || created {
-		t.Fatalf("RecordBindEvent(replay) = %v, %v; want false, nil", created, err)
-	}
-	checkBinding(t, mustBinding(t, s, "acc-1", "intl"), put)
-}
-
-func testBindEventFailure(t *testing.T, s storage.Storage) {
-	mustCreate(t, s, customer("acc-1", ""))
-	e := bindEvent("h1", "acc-1", false)
-	e.ResultCode = "IAM.0001"
-	created, err := s.RecordBindEvent(t.Context(), e)
-	if err != nil || !created {
-		t.Fatalf("RecordBindEvent(failure) = %v, %v; want true, nil", created, err)
-	}
-	_, err = s.GetBinding(t.Context(), "acc-1", "intl")
-	wantErr(t, "GetBinding after failed bind", err, storage.ErrNotFound)
-	if created, err := s.RecordBindEvent(t.Context(), e); err != nil || created {
-		t.Fatalf("RecordBindEvent(failure again) = %v, %v; want false, nil", created, err)
-	}
-
-	// An event without an account ID is stored but binds nothing.
-	anon := bindEvent("h2", "", true)
-	if created, err := s.RecordBindEvent(t.Context(), anon); err != nil || !created {
-		t.Fatalf("RecordBindEvent(no account) = %v, %v; want true, nil", created, err)
-	}
-}
-
-func testBindEventUnknownCustomer(t *testing.T, s storage.Storage) {
-	for _, success := range []bool{true, false} {
-		e := bindEvent(fmt.Sprintf("h-%v", success), "acc-1", success)
-		_, err := s.RecordBindEvent(t.Context(), e)
-		wantErr(t, fmt.Sprintf("RecordBindEvent(unknown customer, success=%v)", success), err, storage.ErrNotFound)
-	}
-	// Nothing was written: once the customer exists, the same events are new.
-	mustCreate(t, s, customer("acc-1", ""))
-	_, err := s.GetBinding(t.Context(), "acc-1", "intl")
-	wantErr(t, "GetBinding", err, storage.ErrNotFound)
-	for _, success := range []bool{true, false} {
-		e := bindEvent(fmt.Sprintf("h-%v", success), "acc-1", success)
-		if created, err := s.RecordBindEvent(t.Context(), e); err != nil || !created {
-			t.Fatalf("RecordBindEvent(success=%v) = %v, %v; want true, nil", success, created, err)
-		}
-	}
-	mustBinding(t, s, "acc-1", "intl")
-}
-
-func testBindEventConcurrent(t *testing.T, s storage.Storage) {
-	mustCreate(t, s, customer("acc-1", ""))
-	e := bindEvent("h1", "acc-1", true)
-	const n = 10
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		created int
-	)
-	for range n {
-		wg.Go(func() {
-			ok, err := s.RecordBindEvent(t.Context(), e)
-			if err != nil {
-				t.Errorf("RecordBindEvent: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				created++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if created != 1 {
-		t.Errorf("%d of %d concurrent RecordBindEvent calls created the event, want 1", created, n)
-	}
 }
 
 // Replay cache.
