@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"hcidp/saml"
 	"hcidp/storage"
 )
 
@@ -406,7 +407,7 @@ func (e *hardenEnv) buildAttack(t *testing.T, c attackCase) (target string, body
 	}
 	alg := c.SigAlg
 	if alg == "" {
-		alg = sigAlgRSASHA256
+		alg = saml.AlgRSASHA256
 	}
 	params = append(params, param{"SigAlg", enc(alg)})
 	if c.LowerEscapes {
@@ -447,7 +448,7 @@ func (e *hardenEnv) buildAttack(t *testing.T, c attackCase) (target string, body
 		default:
 			t.Fatalf("unknown convention %q", bs.Convention)
 		}
-		h := map[string]crypto.Hash{sigAlgRSASHA1: crypto.SHA1, sigAlgRSASHA384: crypto.SHA384, sigAlgRSASHA512: crypto.SHA512}[strings.ToLower(alg)]
+		h := map[string]crypto.Hash{saml.AlgRSASHA1: crypto.SHA1, saml.AlgRSASHA384: crypto.SHA384, saml.AlgRSASHA512: crypto.SHA512}[strings.ToLower(alg)]
 		if h == 0 {
 			h = crypto.SHA256
 		}
@@ -629,14 +630,14 @@ func (e *hardenEnv) buildAuthnXML(t *testing.T, r *requestSpec) string {
 	attr("IsPassive", r.IsPassive)
 	attr("AssertionConsumerServiceURL", or(r.ACS, hxACS))
 	attr("AssertionConsumerServiceIndex", r.ACSIndex)
-	attr("ProtocolBinding", or(r.ProtocolBinding, bindingHTTPPost))
+	attr("ProtocolBinding", or(r.ProtocolBinding, saml.BindingHTTPPost))
 	b.WriteString(">")
 	if issuer != "" || r.IssuerFormat != "" {
 		b.WriteString("<saml:Issuer")
 		attr("Format", r.IssuerFormat)
 		b.WriteString(">" + issuer + "</saml:Issuer>")
 	}
-	if f := or(r.NameIDFormat, nameIDTransient); f != "" {
+	if f := or(r.NameIDFormat, saml.NameIDFormatTransient); f != "" {
 		b.WriteString(`<samlp:NameIDPolicy Format="` + f + `" AllowCreate="true"/>`)
 	}
 	b.WriteString(fill.Replace(r.Inner))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hcidp/internal/xmlguard"
+	"hcidp/saml"
 )
 
 // AuthnRequest is samlp:AuthnRequest (SAML core §3.4.1), reduced to what the
@@ -45,8 +46,6 @@ type NameIDPolicy struct {
 }
 
 const (
-	bindingHTTPPost      = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-	nameIDUnspecified    = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 	maxXMLDepth          = 16
 	maxXMLElements       = 256
 	maxRequestIDLength   = 256
@@ -120,13 +119,13 @@ func parseAuthnRequest(doc []byte) (*AuthnRequest, *Refusal) {
 	if req.Issuer == nil || strings.TrimSpace(req.Issuer.Value) == "" {
 		return nil, refuse(400, "request.issuer", "Issuer is missing")
 	}
-	if f := req.Issuer.Format; f != "" && f != nameIDEntity {
+	if f := req.Issuer.Format; f != "" && f != saml.NameIDFormatEntity {
 		return nil, refuse(400, "request.issuer", "Issuer Format is "+f+", want entity or none")
 	}
 	if req.AssertionConsumerServiceURL != "" && req.AssertionConsumerServiceIndex != "" {
 		return nil, refuse(400, "request.acs", "both AssertionConsumerServiceURL and AssertionConsumerServiceIndex are present")
 	}
-	if req.ProtocolBinding != "" && req.ProtocolBinding != bindingHTTPPost {
+	if req.ProtocolBinding != "" && req.ProtocolBinding != saml.BindingHTTPPost {
 		return nil, refuse(400, "request.binding", "ProtocolBinding "+req.ProtocolBinding+" is not supported; only HTTP-POST")
 	}
 	for _, b := range []string{req.ForceAuthn, req.IsPassive} {

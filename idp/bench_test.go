@@ -20,6 +20,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"hcidp/saml"
 	"math/big"
 	"net/url"
 	"sync"
@@ -90,7 +91,7 @@ func benchSignedQuery(b testing.TB, sp *benchSP) (rawQuery string, doc []byte) {
 	fw.Close()
 	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(z.Bytes())) +
 		"&RelayState=" + url.QueryEscape("rs_0123456789abcdef0123456789abcdef") +
-		"&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+		"&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 	d := sha256.Sum256([]byte(q))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, sp.key, crypto.SHA256, d[:])
 	if err != nil {
@@ -235,7 +236,7 @@ func BenchmarkBuildAssertionNoSign(b *testing.B) {
 			b.Fatal(err)
 		}
 		head, tail := getBuf(), getBuf()
-		head.WriteString(`<saml2:Assertion xmlns:saml2="` + nsAssertion + `" xmlns:xsd="` + nsXSD + `"`)
+		head.WriteString(`<saml2:Assertion xmlns:saml2="` + saml.NamespaceAssertion + `" xmlns:xsd="` + saml.NamespaceXSD + `"`)
 		writeAttr(head, "ID", p.AssertionID)
 		writeAttr(head, "IssueInstant", samlTime(p.IssueInstant))
 		head.WriteString(` Version="2.0">`)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"hcidp/metrics"
+	"hcidp/saml"
 	"hcidp/storage"
 )
 
@@ -116,7 +117,7 @@ func bindDocFor(customer, domainID, action string) []byte {
 func (e *hardenEnv) notification(t *testing.T, method, convention string, doc []byte) *http.Request {
 	t.Helper()
 	b64 := base64.StdEncoding.EncodeToString(doc)
-	octets := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+	octets := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 	message := octets
 	if convention == conventionValue {
 		message = b64

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hcidp/saml"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,7 +40,7 @@ func untilSPExpiry() time.Duration { return time.Until(hxKeys().spCert.NotAfter)
 func TestSPCertificateValidityEnforcedAtVerification(t *testing.T) {
 	bindURL := func(e *hardenEnv) string {
 		doc := base64.StdEncoding.EncodeToString([]byte(`{"xAccountId":"alice","domainId":"0a1b2c3d4e5f","domainName":"alice-hw","resultCode":"0"}`))
-		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 		return "/saml/bind?" + octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
 	}
 	ssoURL := func(e *hardenEnv) string {

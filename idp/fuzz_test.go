@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"hcidp/customer"
+	"hcidp/saml"
 	"hcidp/storage"
 )
 
@@ -194,18 +195,18 @@ func FuzzBindCallback(f *testing.F) {
 		// The same document, correctly signed: accepted exactly when the
 		// decoder accepts it (and the size caps allow it).
 		b64 := base64.StdEncoding.EncodeToString(doc)
-		octets := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+		octets := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 		q := octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
 		get = httptest.NewRequest("GET", "/saml/bind", nil)
 		get.URL.RawQuery = q
-		form := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256) +
+		form := "bindRequest=" + url.QueryEscape(b64) + "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256) +
 			"&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, b64))
 		var mp bytes.Buffer
 		mw := multipart.NewWriter(&mp)
 		mw.SetBoundary(boundary)
 		mw.WriteField("bindRequest", b64)
-		mw.WriteField("SigAlg", sigAlgRSASHA256)
-		mw.WriteField("Signature", signQuery(t, hxKeys().sp, crypto.SHA256, "bindRequest="+b64+"&SigAlg="+sigAlgRSASHA256))
+		mw.WriteField("SigAlg", saml.AlgRSASHA256)
+		mw.WriteField("Signature", signQuery(t, hxKeys().sp, crypto.SHA256, "bindRequest="+b64+"&SigAlg="+saml.AlgRSASHA256))
 		mw.Close()
 		for _, tc := range []struct {
 			name, convention string

@@ -39,6 +39,7 @@ import (
 	"hcidp/customer"
 	"hcidp/keys"
 	"hcidp/metadata"
+	"hcidp/saml"
 	"hcidp/storage"
 	"hcidp/storage/sqlite"
 )
@@ -161,9 +162,9 @@ service_providers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	acs := metadata.Endpoint{Binding: metadata.BindingHTTPPost, Location: hxACS, Index: 0, IsDefault: true}
+	acs := metadata.Endpoint{Binding: saml.BindingHTTPPost, Location: hxACS, Index: 0, IsDefault: true}
 	meta := &metadata.SP{Site: "cn", EntityID: hxSPEntityID,
-		ACS:          []metadata.Endpoint{acs, {Binding: metadata.BindingHTTPPost, Location: hxACS2, Index: 1}},
+		ACS:          []metadata.Endpoint{acs, {Binding: saml.BindingHTTPPost, Location: hxACS2, Index: 1}},
 		DefaultACS:   acs,
 		SigningCerts: []*x509.Certificate{k.spCert}, AuthnRequestsSigned: true, WantAssertionsSigned: true,
 		Signed: true, NotAfter: k.spCert.NotAfter}
@@ -406,6 +407,6 @@ func (e *hardenEnv) signedSSOQuery(doc, relay string) string {
 	if relay != "" {
 		q += "&RelayState=" + url.QueryEscape(relay)
 	}
-	q += "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+	q += "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 	return q + "&Signature=" + url.QueryEscape(signQuery(e.t, hxKeys().sp, crypto.SHA256, q))
 }

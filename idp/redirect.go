@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"hcidp/saml"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,14 +20,6 @@ const (
 	maxInflatedRequest = 128 << 10 // AuthnRequest after inflate
 	maxRelayState      = 1024      // decoded RelayState (PROFILE.md §2 decision)
 	maxBindRequest     = 8 << 10   // encoded bindRequest parameter
-)
-
-// Signature algorithm URIs (XML-DSig and RFC 6931).
-const (
-	sigAlgRSASHA1   = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
-	sigAlgRSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-	sigAlgRSASHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
-	sigAlgRSASHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
 )
 
 // rawParam is one query parameter as received: Raw is the still-encoded
@@ -90,13 +83,13 @@ func parseSignedQuery(rawQuery string, known ...string) (*signedQuery, *Refusal)
 // case-insensitive (PROFILE.md §2 decision). rsa-sha1 only when allowed.
 func sigHash(alg string, allowSHA1 bool) (crypto.Hash, bool) {
 	switch strings.ToLower(alg) {
-	case sigAlgRSASHA256:
+	case saml.AlgRSASHA256:
 		return crypto.SHA256, true
-	case sigAlgRSASHA384:
+	case saml.AlgRSASHA384:
 		return crypto.SHA384, true
-	case sigAlgRSASHA512:
+	case saml.AlgRSASHA512:
 		return crypto.SHA512, true
-	case sigAlgRSASHA1:
+	case saml.AlgRSASHA1:
 		return crypto.SHA1, allowSHA1
 	}
 	return 0, false

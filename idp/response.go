@@ -11,37 +11,10 @@ import (
 	"fmt"
 	"hash"
 	"hcidp/internal/xmlguard"
+	"hcidp/saml"
 	"io"
 	"sync"
 	"time"
-)
-
-// Namespaces and URIs of SAML 2.0 core, XML-DSig and exc-c14n used in a Response.
-const (
-	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
-	nsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
-	nsDSig      = "http://www.w3.org/2000/09/xmldsig#"
-	nsExcC14N   = "http://www.w3.org/2001/10/xml-exc-c14n#"
-	nsXSD       = "http://www.w3.org/2001/XMLSchema"
-	nsXSI       = "http://www.w3.org/2001/XMLSchema-instance"
-
-	algEnveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-	algRSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-	algSHA256    = "http://www.w3.org/2001/04/xmlenc#sha256"
-
-	nameIDTransient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
-	nameIDEntity    = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
-	cmBearer        = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-	attrNameURI     = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
-	acUnspecified   = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
-	consentUnspec   = "urn:oasis:names:tc:SAML:2.0:consent:unspecified"
-
-	// StatusSuccess and the other status codes of SAML core §3.2.2.2.
-	StatusSuccess             = "urn:oasis:names:tc:SAML:2.0:status:Success"
-	StatusRequester           = "urn:oasis:names:tc:SAML:2.0:status:Requester"
-	StatusResponder           = "urn:oasis:names:tc:SAML:2.0:status:Responder"
-	StatusNoPassive           = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
-	StatusInvalidNameIDPolicy = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
 )
 
 // Attribute is one saml:Attribute with a single xsd:string value.
@@ -78,7 +51,7 @@ type ErrorParams struct {
 	Destination  string
 	InResponseTo string
 	// StatusCode is the top-level code (Requester or Responder);
-	// SubStatus is the second-level code, e.g. StatusNoPassive.
+	// SubStatus is the second-level code, e.g. saml.StatusNoPassive.
 	StatusCode string
 	SubStatus  string
 	Message    string
@@ -123,7 +96,7 @@ func NewSigner(key *rsa.PrivateKey, cert *x509.Certificate, entityID string, sig
 	s.issuerAssertion = bytes.Clone(b.Bytes())
 
 	b.Reset()
-	b.WriteString(`<saml2:Issuer xmlns:saml2="` + nsAssertion + `" Format="` + nameIDEntity + `">`)
+	b.WriteString(`<saml2:Issuer xmlns:saml2="` + saml.NamespaceAssertion + `" Format="` + saml.NameIDFormatEntity + `">`)
 	writeText(&b, entityID)
 	b.WriteString(`</saml2:Issuer>`)
 	s.issuerResponse = bytes.Clone(b.Bytes())
@@ -153,7 +126,7 @@ func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 	// Signature goes (right after its Issuer, as the schema orders it).
 	head := getBuf()
 	defer putBuf(head)
-	head.WriteString(`<saml2:Assertion xmlns:saml2="` + nsAssertion + `" xmlns:xsd="` + nsXSD + `"`)
+	head.WriteString(`<saml2:Assertion xmlns:saml2="` + saml.NamespaceAssertion + `" xmlns:xsd="` + saml.NamespaceXSD + `"`)
 	writeAttr(head, "ID", p.AssertionID)
 	writeAttr(head, "IssueInstant", samlTime(p.IssueInstant))
 	head.WriteString(` Version="2.0">`)
@@ -176,7 +149,7 @@ func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 	resp.Write(s.issuerResponse)
 	rest := getBuf()
 	defer putBuf(rest)
-	rest.WriteString(`<saml2p:Status><saml2p:StatusCode Value="` + StatusSuccess + `"></saml2p:StatusCode></saml2p:Status>`)
+	rest.WriteString(`<saml2p:Status><saml2p:StatusCode Value="` + saml.StatusSuccess + `"></saml2p:StatusCode></saml2p:Status>`)
 	rest.Write(head.Bytes())
 	rest.Write(sig.Bytes())
 	rest.Write(tail.Bytes())
@@ -250,7 +223,7 @@ func (s *Signer) finishSigned(head, rest *bytes.Buffer, id string) ([]byte, erro
 const xmlDecl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 
 func writeResponseStart(b *bytes.Buffer, id string, instant time.Time, dest, inResponseTo string) {
-	b.WriteString(`<saml2p:Response xmlns:saml2p="` + nsProtocol + `" Consent="` + consentUnspec + `"`)
+	b.WriteString(`<saml2p:Response xmlns:saml2p="` + saml.NamespaceProtocol + `" Consent="` + saml.ConsentUnspecified + `"`)
 	writeAttr(b, "Destination", dest)
 	writeAttr(b, "ID", id)
 	if inResponseTo != "" {
@@ -264,11 +237,11 @@ func writeResponseStart(b *bytes.Buffer, id string, instant time.Time, dest, inR
 // its end tag, in schema order (PROFILE.md §3: Subject, Conditions,
 // AttributeStatement, AuthnStatement).
 func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
-	b.WriteString(`<saml2:Subject><saml2:NameID Format="` + nameIDTransient + `"`)
+	b.WriteString(`<saml2:Subject><saml2:NameID Format="` + saml.NameIDFormatTransient + `"`)
 	writeAttr(b, "NameQualifier", p.SPEntityID)
 	b.WriteByte('>')
 	writeText(b, p.NameID)
-	b.WriteString(`</saml2:NameID><saml2:SubjectConfirmation Method="` + cmBearer + `"><saml2:SubjectConfirmationData`)
+	b.WriteString(`</saml2:NameID><saml2:SubjectConfirmation Method="` + saml.ConfirmationMethodBearer + `"><saml2:SubjectConfirmationData`)
 	writeAttr(b, "InResponseTo", p.InResponseTo)
 	writeAttr(b, "NotOnOrAfter", samlTime(p.NotOnOrAfter))
 	writeAttr(b, "Recipient", p.Destination)
@@ -286,7 +259,7 @@ func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
 		b.WriteString(`<saml2:Attribute`)
 		writeAttr(b, "FriendlyName", a.Name)
 		writeAttr(b, "Name", a.Name)
-		b.WriteString(` NameFormat="` + attrNameURI + `"><saml2:AttributeValue xmlns:xsi="` + nsXSI + `" xsi:type="xsd:string">`)
+		b.WriteString(` NameFormat="` + saml.AttrNameFormatURI + `"><saml2:AttributeValue xmlns:xsi="` + saml.NamespaceXSI + `" xsi:type="xsd:string">`)
 		writeText(b, a.Value)
 		b.WriteString(`</saml2:AttributeValue></saml2:Attribute>`)
 	}
@@ -297,7 +270,7 @@ func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
 	writeAttr(b, "SessionIndex", p.SessionIndex)
 	b.WriteString(`><saml2:SubjectLocality`)
 	writeAttr(b, "Address", p.SPEntityID)
-	b.WriteString(`></saml2:SubjectLocality><saml2:AuthnContext><saml2:AuthnContextClassRef>` + acUnspecified +
+	b.WriteString(`></saml2:SubjectLocality><saml2:AuthnContext><saml2:AuthnContextClassRef>` + saml.AuthnContextUnspecified +
 		`</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement></saml2:Assertion>`)
 }
 
@@ -305,14 +278,14 @@ func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
 // canonicalized on its own (exc-c14n renders the ds namespace there); inside
 // the document the namespace is declared on ds:Signature instead.
 const (
-	signedInfoOpenC14N = `<ds:SignedInfo xmlns:ds="` + nsDSig + `">`
+	signedInfoOpenC14N = `<ds:SignedInfo xmlns:ds="` + saml.NamespaceXMLDSig + `">`
 	signedInfoOpenDoc  = `<ds:SignedInfo>`
-	signedInfoPrefix   = `<ds:CanonicalizationMethod Algorithm="` + nsExcC14N + `"></ds:CanonicalizationMethod>` +
-		`<ds:SignatureMethod Algorithm="` + algRSASHA256 + `"></ds:SignatureMethod><ds:Reference URI="#`
-	signedInfoMiddle = `"><ds:Transforms><ds:Transform Algorithm="` + algEnveloped + `"></ds:Transform>` +
-		`<ds:Transform Algorithm="` + nsExcC14N + `"><ec:InclusiveNamespaces xmlns:ec="` + nsExcC14N +
+	signedInfoPrefix   = `<ds:CanonicalizationMethod Algorithm="` + saml.NamespaceExcC14N + `"></ds:CanonicalizationMethod>` +
+		`<ds:SignatureMethod Algorithm="` + saml.AlgRSASHA256 + `"></ds:SignatureMethod><ds:Reference URI="#`
+	signedInfoMiddle = `"><ds:Transforms><ds:Transform Algorithm="` + saml.AlgEnvelopedSignature + `"></ds:Transform>` +
+		`<ds:Transform Algorithm="` + saml.NamespaceExcC14N + `"><ec:InclusiveNamespaces xmlns:ec="` + saml.NamespaceExcC14N +
 		`" PrefixList="xsd"></ec:InclusiveNamespaces></ds:Transform></ds:Transforms>` +
-		`<ds:DigestMethod Algorithm="` + algSHA256 + `"></ds:DigestMethod><ds:DigestValue>`
+		`<ds:DigestMethod Algorithm="` + saml.AlgDigestSHA256 + `"></ds:DigestMethod><ds:DigestValue>`
 	signedInfoEnd = `</ds:DigestValue></ds:Reference></ds:SignedInfo>`
 )
 
@@ -344,7 +317,7 @@ func (s *Signer) signature(w *bytes.Buffer, id string, before, after []byte) err
 		return fmt.Errorf("sign: %w", err)
 	}
 
-	w.WriteString(`<ds:Signature xmlns:ds="` + nsDSig + `">` + signedInfoOpenDoc + signedInfoPrefix)
+	w.WriteString(`<ds:Signature xmlns:ds="` + saml.NamespaceXMLDSig + `">` + signedInfoOpenDoc + signedInfoPrefix)
 	writeAttrValue(w, id)
 	w.WriteString(signedInfoMiddle)
 	w.Write(digest[:])

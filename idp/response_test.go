@@ -19,6 +19,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"hcidp/internal/xmlsectest"
+	"hcidp/saml"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -129,7 +130,7 @@ func TestCanonicalFormMatchesGoxmldsig(t *testing.T) {
 		a.RemoveChild(a.FindElement("Signature"))
 		// Carry the in-scope namespace declarations of the Response, as a
 		// verifier's canonicalizer sees them.
-		a.CreateAttr("xmlns:saml2p", nsProtocol)
+		a.CreateAttr("xmlns:saml2p", saml.NamespaceProtocol)
 		c14n, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("xsd").Canonicalize(a)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +140,7 @@ func TestCanonicalFormMatchesGoxmldsig(t *testing.T) {
 		}
 
 		si := signedInfo.Copy()
-		si.CreateAttr("xmlns:ds", nsDSig)
+		si.CreateAttr("xmlns:ds", saml.NamespaceXMLDSig)
 		c14n, err = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(si)
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +180,7 @@ func TestErrorResponseVerifies(t *testing.T) {
 	}
 	out, err := s.ErrorResponse(&ErrorParams{ResponseID: "_e1", IssueInstant: fixedTime,
 		Destination: "https://auth.huaweicloud.com/authui/saml/SAMLAssertionConsumer", InResponseTo: "_r1",
-		StatusCode: StatusResponder, SubStatus: StatusNoPassive, Message: "no session & passive"})
+		StatusCode: saml.StatusResponder, SubStatus: saml.StatusNoPassive, Message: "no session & passive"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"hcidp/saml"
 	"hcidp/storage"
 )
 
@@ -73,7 +74,7 @@ func TestBindSiteWhenOneKeySignsForSeveralSites(t *testing.T) {
 	}
 	bindURL := func(customer string) string {
 		doc := base64.StdEncoding.EncodeToString([]byte(`{"xUserId":"` + customer + `","domainId":"d-` + customer + `","bindAction":"0"}`))
-		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(sigAlgRSASHA256)
+		octets := "bindRequest=" + url.QueryEscape(doc) + "&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
 		return "/saml/bind?" + octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
 	}
 	site := func(customer string) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"hcidp/internal/xmlguard"
+	"hcidp/saml"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,13 +48,13 @@ func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if req.NameIDUnsupported {
-		s.postError(w, r, req, StatusRequester, StatusInvalidNameIDPolicy, "only transient NameIDs are issued")
+		s.postError(w, r, req, saml.StatusRequester, saml.StatusInvalidNameIDPolicy, "only transient NameIDs are issued")
 		return
 	}
 	customerID, authAt := s.signedIn(ctx)
 	if customerID == "" || req.ForceAuthn {
 		if req.IsPassive {
-			s.postError(w, r, req, StatusResponder, StatusNoPassive, "the customer is not signed in")
+			s.postError(w, r, req, saml.StatusResponder, saml.StatusNoPassive, "the customer is not signed in")
 			return
 		}
 		// 8. The replay cache now, so that a replayed request cannot start a
@@ -149,7 +150,7 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 		rs := relay.Value
 		v.RelayState = &rs
 	}
-	if p := req.NameIDPolicy; p != nil && p.Format != "" && p.Format != nameIDTransient && p.Format != nameIDUnspecified {
+	if p := req.NameIDPolicy; p != nil && p.Format != "" && p.Format != saml.NameIDFormatTransient && p.Format != saml.NameIDFormatUnspecified {
 		v.NameIDUnsupported = true
 	}
 	// 8. The replay-cache entry, shared by all replicas: kept as long as the

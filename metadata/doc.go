@@ -12,3 +12,9 @@
 //
 // Nothing in this package touches the network.
 package metadata
+
+// MaxMetadataSize is the largest metadata document hcidp reads or writes:
+// Huawei Partner Center accepts IdP metadata files of at most 2 MB
+// (docs/profile.md, "Partner Center set-up"), and the same cap applies to
+// SP metadata.
+const MaxMetadataSize = 2 << 20

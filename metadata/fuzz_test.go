@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hcidp/keys"
+	"hcidp/saml"
 )
 
 // maxFuzzMetadata bounds the documents FuzzLoadSPMetadata parses.
@@ -43,7 +44,7 @@ func FuzzLoadSPMetadata(f *testing.F) {
 	}
 	c := certB64(cert)
 	pins := []string{KeyPin(cert)}
-	simple := spXML(keyDescriptor("signing", c), acs(BindingHTTPPost, "https://sp.test/acs", ` index="0" isDefault="true"`))
+	simple := spXML(keyDescriptor("signing", c), acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0" isDefault="true"`))
 	signed, err := SignMetadata(simple, key, cert)
 	if err != nil {
 		f.Fatal(err)
@@ -61,10 +62,10 @@ func FuzzLoadSPMetadata(f *testing.F) {
 	f.Add(signed, false, false)
 	f.Add(simple, false, true)
 	f.Add(simple, true, false)
-	f.Add(spXML(keyDescriptor("encryption", c), acs(BindingHTTPPost, "https://sp.test/acs", "")), false, false)
-	f.Add(spXML(keyDescriptor("", c), acs(BindingHTTPPost, "http://127.0.0.1:9/acs", ""), acs(BindingHTTPPost, "https://u@sp.test/acs", "")), false, false)
+	f.Add(spXML(keyDescriptor("encryption", c), acs(saml.BindingHTTPPost, "https://sp.test/acs", "")), false, false)
+	f.Add(spXML(keyDescriptor("", c), acs(saml.BindingHTTPPost, "http://127.0.0.1:9/acs", ""), acs(saml.BindingHTTPPost, "https://u@sp.test/acs", "")), false, false)
 	f.Add(spXML(keyDescriptor("signing", c), acs("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "https://sp.test/r", ` index="1"`),
-		acs(BindingHTTPPost, "https://sp.test/acs", ` index="1"`)), false, false)
+		acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="1"`)), false, false)
 	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE md [<!ENTITY e SYSTEM "http://evil.example/">]><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="&e;"/>`), false, false)
 	f.Add([]byte(`<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"><md:EntityDescriptor entityID="a"/><md:EntityDescriptor entityID="b"/></md:EntitiesDescriptor>`), false, false)
 	f.Fuzz(func(t *testing.T, doc []byte, requireSig, pinned bool) {
@@ -103,7 +104,7 @@ func FuzzLoadSPMetadata(f *testing.F) {
 		}
 		for _, e := range append(sp.ACS, sp.DefaultACS) {
 			u, err := url.Parse(e.Location)
-			if err != nil || e.Binding != BindingHTTPPost || u.User != nil || u.Fragment != "" ||
+			if err != nil || e.Binding != saml.BindingHTTPPost || u.User != nil || u.Fragment != "" ||
 				!(u.Scheme == "https" || (u.Scheme == "http" && IsLoopbackHost(u.Hostname()))) {
 				t.Fatalf("accepted ACS %+v", e)
 			}

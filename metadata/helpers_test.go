@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hcidp/keys"
+	"hcidp/saml"
 )
 
 // builtinNow is a date inside the validity of Huawei's certificate.
@@ -94,7 +95,7 @@ func spXML(keyDescriptors string, endpoints ...string) []byte {
 // simpleSP is a valid unsigned document using Huawei's certificate.
 func simpleSP(t *testing.T, location string) []byte {
 	t.Helper()
-	return spXML(keyDescriptor("signing", huaweiCertB64(t)), acs(BindingHTTPPost, location, ` index="0" isDefault="true"`))
+	return spXML(keyDescriptor("signing", huaweiCertB64(t)), acs(saml.BindingHTTPPost, location, ` index="0" isDefault="true"`))
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hcidp/saml"
 	"net/url"
 
 	"github.com/beevik/etree"
@@ -50,24 +51,24 @@ func IdPMetadata(c IdPConfig) ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	ed := doc.CreateElement("md:EntityDescriptor")
-	ed.CreateAttr("xmlns:md", NamespaceMetadata)
-	ed.CreateAttr("xmlns:ds", NamespaceXMLDSig)
+	ed.CreateAttr("xmlns:md", saml.NamespaceMetadata)
+	ed.CreateAttr("xmlns:ds", saml.NamespaceXMLDSig)
 	ed.CreateAttr("entityID", c.EntityID)
 
 	idp := ed.CreateElement("md:IDPSSODescriptor")
 	idp.CreateAttr("WantAuthnRequestsSigned", "true")
-	idp.CreateAttr("protocolSupportEnumeration", ProtocolSupportSAML20)
+	idp.CreateAttr("protocolSupportEnumeration", saml.ProtocolSupportSAML20)
 	for _, cert := range c.SigningCerts {
 		addKeyDescriptor(idp, "signing", cert)
 	}
 	if c.EncryptionCert != nil {
 		addKeyDescriptor(idp, "encryption", c.EncryptionCert)
 	}
-	idp.CreateElement("md:NameIDFormat").SetText(NameIDFormatTransient)
+	idp.CreateElement("md:NameIDFormat").SetText(saml.NameIDFormatTransient)
 	// Only HTTP-Redirect: hcidp does not accept AuthnRequests by HTTP-POST
 	// (Huawei IAM uses the redirect binding), and metadata must not offer
 	// what the server refuses.
-	for _, binding := range []string{BindingHTTPRedirect} {
+	for _, binding := range []string{saml.BindingHTTPRedirect} {
 		sso := idp.CreateElement("md:SingleSignOnService")
 		sso.CreateAttr("Binding", binding)
 		sso.CreateAttr("Location", c.SSOURL)

@@ -7,12 +7,13 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"flag"
+	"hcidp/saml"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/crewjam/saml"
+	crewjam "github.com/crewjam/saml"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.xml from the current output")
@@ -96,7 +97,7 @@ func TestIdPMetadataContent(t *testing.T) {
 	}
 
 	// An independent SAML library reads it as intended.
-	var ed saml.EntityDescriptor
+	var ed crewjam.EntityDescriptor
 	if err := xml.Unmarshal(out, &ed); err != nil {
 		t.Fatalf("crewjam/saml cannot unmarshal the metadata: %v", err)
 	}
@@ -107,7 +108,7 @@ func TestIdPMetadataContent(t *testing.T) {
 		t.Fatalf("%d IDPSSODescriptors, %d SPSSODescriptors; want 1, 0", len(ed.IDPSSODescriptors), len(ed.SPSSODescriptors))
 	}
 	idp := ed.IDPSSODescriptors[0]
-	if idp.ProtocolSupportEnumeration != ProtocolSupportSAML20 {
+	if idp.ProtocolSupportEnumeration != saml.ProtocolSupportSAML20 {
 		t.Errorf("protocolSupportEnumeration = %q", idp.ProtocolSupportEnumeration)
 	}
 	if idp.WantAuthnRequestsSigned == nil || !*idp.WantAuthnRequestsSigned {
@@ -117,10 +118,10 @@ func TestIdPMetadataContent(t *testing.T) {
 	for _, e := range idp.SingleSignOnServices {
 		sso[e.Binding] = e.Location
 	}
-	if len(idp.SingleSignOnServices) != 1 || sso[BindingHTTPRedirect] != c.SSOURL {
+	if len(idp.SingleSignOnServices) != 1 || sso[saml.BindingHTTPRedirect] != c.SSOURL {
 		t.Errorf("SingleSignOnServices = %+v", idp.SingleSignOnServices)
 	}
-	if len(idp.NameIDFormats) != 1 || string(idp.NameIDFormats[0]) != NameIDFormatTransient {
+	if len(idp.NameIDFormats) != 1 || string(idp.NameIDFormats[0]) != saml.NameIDFormatTransient {
 		t.Errorf("NameIDFormats = %v", idp.NameIDFormats)
 	}
 	wantKeys := []struct {
@@ -166,7 +167,7 @@ func TestIdPMetadataEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ed saml.EntityDescriptor
+	var ed crewjam.EntityDescriptor
 	if err := xml.Unmarshal(out, &ed); err != nil {
 		t.Fatal(err)
 	}

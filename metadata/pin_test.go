@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"hcidp/saml"
 	"math/big"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func TestLoadSPPins(t *testing.T) {
 	_, fresh := freshPair(t)
 	hw := huaweiCert(t)
 	rollover := spXML(keyDescriptor("signing", huaweiCertB64(t))+keyDescriptor("signing", certB64(fresh)),
-		acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+		acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 	for _, c := range []struct {
 		name     string
 		doc      []byte
@@ -91,7 +92,7 @@ func TestLoadSPPins(t *testing.T) {
 		{"rollover with one of two keys pinned", rollover, []string{KeyPin(hw)}, []string{KeyPin(fresh)}},
 		{"rollover with both keys pinned", rollover, []string{KeyPin(fresh), KeyPin(hw)}, nil},
 		{"encryption keys need no pin", spXML(keyDescriptor("signing", huaweiCertB64(t))+keyDescriptor("encryption", certB64(fresh)),
-			acs(BindingHTTPPost, "https://sp.test/acs", "")), []string{KeyPin(hw)}, nil},
+			acs(saml.BindingHTTPPost, "https://sp.test/acs", "")), []string{KeyPin(hw)}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sp, err := LoadSP("cn", c.doc, LoadOptions{Now: builtinNow, Pins: c.pins})

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hcidp/saml"
 	"regexp"
 
 	dsig "github.com/russellhaering/goxmldsig"
@@ -46,14 +47,14 @@ func signMetadata(doc []byte, key *rsa.PrivateKey, cert *x509.Certificate, metho
 		return nil, err
 	}
 	root := d.Root()
-	if !isElem(root, NamespaceMetadata, "EntityDescriptor") {
+	if !isElem(root, saml.NamespaceMetadata, "EntityDescriptor") {
 		return nil, fmt.Errorf("metadata: SignMetadata: the root element is %s, not md:EntityDescriptor", root.FullTag())
 	}
 	id, ok := attrValue(root, "ID")
 	if !ok || !xmlID.MatchString(id) {
 		return nil, fmt.Errorf("metadata: SignMetadata: the EntityDescriptor needs an ID attribute that is an XML name (for example ID=\"_a1b2\"), got %q", id)
 	}
-	if countDescendants(root, NamespaceXMLDSig, "Signature") > 0 {
+	if countDescendants(root, saml.NamespaceXMLDSig, "Signature") > 0 {
 		return nil, errors.New("metadata: SignMetadata: the document already contains a ds:Signature; sign the unsigned document")
 	}
 

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"hcidp/saml"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 
 func TestSignMetadataShape(t *testing.T) {
 	key, cert := freshPair(t)
-	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(BindingHTTPPost, "http://127.0.0.1:8081/authui/saml/SAMLAssertionConsumer", ` index="0" isDefault="true"`))
+	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(saml.BindingHTTPPost, "http://127.0.0.1:8081/authui/saml/SAMLAssertionConsumer", ` index="0" isDefault="true"`))
 	signed, err := SignMetadata(doc, key, cert)
 	if err != nil {
 		t.Fatalf("SignMetadata: %v", err)
@@ -22,12 +23,12 @@ func TestSignMetadataShape(t *testing.T) {
 		t.Errorf("ds:Signature is not the first child of EntityDescriptor:\n%.200s", afterRoot)
 	}
 	for _, want := range []string{
-		`<ds:CanonicalizationMethod Algorithm="` + AlgExcC14N + `"/>`,
-		`<ds:SignatureMethod Algorithm="` + AlgRSASHA256 + `"/>`,
+		`<ds:CanonicalizationMethod Algorithm="` + saml.AlgExcC14N + `"/>`,
+		`<ds:SignatureMethod Algorithm="` + saml.AlgRSASHA256 + `"/>`,
 		`<ds:Reference URI="#_sp1">`,
-		`<ds:Transform Algorithm="` + AlgEnvelopedSignature + `"/>`,
-		`<ds:Transform Algorithm="` + AlgExcC14N + `"/>`,
-		`<ds:DigestMethod Algorithm="` + AlgDigestSHA256 + `"/>`,
+		`<ds:Transform Algorithm="` + saml.AlgEnvelopedSignature + `"/>`,
+		`<ds:Transform Algorithm="` + saml.AlgExcC14N + `"/>`,
+		`<ds:DigestMethod Algorithm="` + saml.AlgDigestSHA256 + `"/>`,
 		certB64(cert),
 	} {
 		if !bytes.Contains(signed, []byte(want)) {
@@ -79,7 +80,7 @@ func TestSignMetadataShape(t *testing.T) {
 func TestSignMetadataXmlsec1(t *testing.T) {
 	requireXmlsec1(t)
 	key, cert := freshPair(t)
-	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 	for name, in := range map[string][]byte{
 		"test document":       doc,
 		"with a comment":      bytes.Replace(doc, []byte("<md:NameIDFormat>"), []byte("<!-- kept --><md:NameIDFormat>"), 1),
@@ -97,7 +98,7 @@ func TestSignMetadataXmlsec1(t *testing.T) {
 
 func TestSignMetadataRejects(t *testing.T) {
 	key, cert := freshPair(t)
-	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 
 	for _, tc := range []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hcidp/saml"
 	"math"
 	"net"
 	"net/url"
@@ -97,17 +98,17 @@ const (
 // allowedSignatureMethods are the SignatureMethod algorithms accepted on
 // metadata signatures.
 var allowedSignatureMethods = map[string]bool{
-	AlgRSASHA256: true,
-	AlgRSASHA384: true,
-	AlgRSASHA512: true,
+	saml.AlgRSASHA256: true,
+	saml.AlgRSASHA384: true,
+	saml.AlgRSASHA512: true,
 }
 
 // allowedDigestMethods are the Reference DigestMethod algorithms accepted on
 // metadata signatures; SHA-1 is handled separately.
 var allowedDigestMethods = map[string]bool{
-	AlgDigestSHA256: true,
-	AlgDigestSHA384: true,
-	AlgDigestSHA512: true,
+	saml.AlgDigestSHA256: true,
+	saml.AlgDigestSHA384: true,
+	saml.AlgDigestSHA512: true,
 }
 
 // LoadSP parses and checks the SP metadata of one Huawei IAM site, following
@@ -167,11 +168,11 @@ func (l *spLoader) load(data []byte) (*SP, error) {
 
 	// Where are the signatures? Only one, enveloped, directly under the root
 	// is supported; any other is refused rather than silently ignored.
-	sigs := childElems(root, NamespaceXMLDSig, "Signature")
+	sigs := childElems(root, saml.NamespaceXMLDSig, "Signature")
 	if len(sigs) > 1 {
 		return nil, fmt.Errorf("the EntityDescriptor has %d ds:Signature elements; expected at most one", len(sigs))
 	}
-	if n := countDescendants(root, NamespaceXMLDSig, "Signature") - len(sigs); n > 0 {
+	if n := countDescendants(root, saml.NamespaceXMLDSig, "Signature") - len(sigs); n > 0 {
 		return nil, fmt.Errorf("it has %d ds:Signature element(s) below the EntityDescriptor's children; only a signature of the whole EntityDescriptor is supported (download the metadata again from Huawei)", n)
 	}
 
@@ -202,13 +203,13 @@ func (l *spLoader) load(data []byte) (*SP, error) {
 // checkRoot checks that root is one md:EntityDescriptor.
 func checkRoot(root *etree.Element) error {
 	switch {
-	case isElem(root, NamespaceMetadata, "EntityDescriptor"):
+	case isElem(root, saml.NamespaceMetadata, "EntityDescriptor"):
 		return nil
-	case isElem(root, NamespaceMetadata, "EntitiesDescriptor"):
-		n := len(childElems(root, NamespaceMetadata, "EntityDescriptor"))
+	case isElem(root, saml.NamespaceMetadata, "EntitiesDescriptor"):
+		n := len(childElems(root, saml.NamespaceMetadata, "EntityDescriptor"))
 		return fmt.Errorf("the root is an md:EntitiesDescriptor (a federation aggregate with %d entities); hcidp needs the single md:EntityDescriptor of the Huawei IAM site: download that site's own metadata", n)
 	default:
-		return fmt.Errorf("the root element is {%s}%s, not {%s}EntityDescriptor: this is not SAML 2.0 metadata", root.NamespaceURI(), root.Tag, NamespaceMetadata)
+		return fmt.Errorf("the root element is {%s}%s, not {%s}EntityDescriptor: this is not SAML 2.0 metadata", root.NamespaceURI(), root.Tag, saml.NamespaceMetadata)
 	}
 }
 
@@ -255,33 +256,33 @@ func (l *spLoader) verify(root, sig *etree.Element) (*etree.Element, error) {
 // cryptography runs. The values read here are the ones goxmldsig then
 // verifies: SignedInfo is covered by the signature value itself.
 func (l *spLoader) checkSignatureAlgorithms(sig *etree.Element) error {
-	signedInfos := childElems(sig, NamespaceXMLDSig, "SignedInfo")
+	signedInfos := childElems(sig, saml.NamespaceXMLDSig, "SignedInfo")
 	if len(signedInfos) != 1 {
 		return fmt.Errorf("its ds:Signature has %d ds:SignedInfo elements; expected one", len(signedInfos))
 	}
 	si := signedInfos[0]
-	methods := childElems(si, NamespaceXMLDSig, "SignatureMethod")
+	methods := childElems(si, saml.NamespaceXMLDSig, "SignatureMethod")
 	if len(methods) != 1 {
 		return errors.New("its ds:SignedInfo must have exactly one ds:SignatureMethod")
 	}
 	alg, _ := attrValue(methods[0], "Algorithm")
-	if alg == AlgRSASHA1 {
+	if alg == saml.AlgRSASHA1 {
 		return fmt.Errorf("it is signed with rsa-sha1 (%s), which is refused; ask the SP for metadata signed with rsa-sha256", alg)
 	}
 	if !allowedSignatureMethods[alg] {
 		return fmt.Errorf("its SignatureMethod %q is not supported; expected rsa-sha256, rsa-sha384 or rsa-sha512", alg)
 	}
-	refs := childElems(si, NamespaceXMLDSig, "Reference")
+	refs := childElems(si, saml.NamespaceXMLDSig, "Reference")
 	if len(refs) != 1 {
 		return fmt.Errorf("its ds:SignedInfo has %d ds:Reference elements; expected exactly one, to the EntityDescriptor", len(refs))
 	}
-	digests := childElems(refs[0], NamespaceXMLDSig, "DigestMethod")
+	digests := childElems(refs[0], saml.NamespaceXMLDSig, "DigestMethod")
 	if len(digests) != 1 {
 		return errors.New("its ds:Reference must have exactly one ds:DigestMethod")
 	}
 	dalg, _ := attrValue(digests[0], "Algorithm")
 	switch {
-	case dalg == AlgDigestSHA1:
+	case dalg == saml.AlgDigestSHA1:
 		if l.opts.DisallowSHA1Digest {
 			return errors.New("its signature digests the document with SHA-1, which this installation refuses (DisallowSHA1Digest); Huawei's published metadata uses SHA-1 digests, so clear that option to load it")
 		}
@@ -293,12 +294,12 @@ func (l *spLoader) checkSignatureAlgorithms(sig *etree.Element) error {
 
 // rolesOf returns the single md:SPSSODescriptor of an EntityDescriptor.
 func rolesOf(root *etree.Element) (*etree.Element, error) {
-	sps := childElems(root, NamespaceMetadata, "SPSSODescriptor")
+	sps := childElems(root, saml.NamespaceMetadata, "SPSSODescriptor")
 	switch len(sps) {
 	case 1:
 		return sps[0], nil
 	case 0:
-		if len(childElems(root, NamespaceMetadata, "IDPSSODescriptor")) > 0 {
+		if len(childElems(root, saml.NamespaceMetadata, "IDPSSODescriptor")) > 0 {
 			return nil, errors.New("it describes an identity provider (IDPSSODescriptor), not a service provider: use the Huawei IAM site's SP metadata")
 		}
 		return nil, errors.New("it has no md:SPSSODescriptor: this is not SP metadata")
@@ -316,15 +317,15 @@ type keyDescriptors struct {
 // is both a signing and an encryption key.
 func readKeyDescriptors(role *etree.Element) (keyDescriptors, error) {
 	var kd keyDescriptors
-	for i, k := range childElems(role, NamespaceMetadata, "KeyDescriptor") {
+	for i, k := range childElems(role, saml.NamespaceMetadata, "KeyDescriptor") {
 		use, _ := attrValue(k, "use")
 		if use != "" && use != "signing" && use != "encryption" {
 			return kd, fmt.Errorf("KeyDescriptor #%d has use=%q; expected \"signing\", \"encryption\" or no use attribute", i+1, use)
 		}
 		var certs []*x509.Certificate
-		for _, ki := range childElems(k, NamespaceXMLDSig, "KeyInfo") {
-			for _, xd := range childElems(ki, NamespaceXMLDSig, "X509Data") {
-				for _, xc := range childElems(xd, NamespaceXMLDSig, "X509Certificate") {
+		for _, ki := range childElems(k, saml.NamespaceXMLDSig, "KeyInfo") {
+			for _, xd := range childElems(ki, saml.NamespaceXMLDSig, "X509Data") {
+				for _, xc := range childElems(xd, saml.NamespaceXMLDSig, "X509Certificate") {
 					cert, err := parseCertText(xc.Text())
 					if err != nil {
 						return kd, fmt.Errorf("KeyDescriptor #%d: %w", i+1, err)
@@ -408,8 +409,8 @@ func (l *spLoader) extract(root *etree.Element) (*SP, error) {
 		}
 	}
 	pse, _ := attrValue(role, "protocolSupportEnumeration")
-	if !containsField(pse, ProtocolSupportSAML20) {
-		return nil, fmt.Errorf("its SPSSODescriptor protocolSupportEnumeration %q does not include SAML 2.0 (%s)", pse, ProtocolSupportSAML20)
+	if !containsField(pse, saml.ProtocolSupportSAML20) {
+		return nil, fmt.Errorf("its SPSSODescriptor protocolSupportEnumeration %q does not include SAML 2.0 (%s)", pse, saml.ProtocolSupportSAML20)
 	}
 	if sp.AuthnRequestsSigned, err = boolAttr(role, "AuthnRequestsSigned"); err != nil {
 		return nil, err
@@ -469,7 +470,7 @@ func (l *spLoader) extract(root *etree.Element) (*SP, error) {
 // index instead, which is what Huawei's single-endpoint metadata implies.)
 func (l *spLoader) readACS(role *etree.Element, sp *SP) error {
 	indexes := map[int]int{} // index -> 1-based position
-	for i, el := range childElems(role, NamespaceMetadata, "AssertionConsumerService") {
+	for i, el := range childElems(role, saml.NamespaceMetadata, "AssertionConsumerService") {
 		pos := i + 1
 		binding, _ := attrValue(el, "Binding")
 		location, _ := attrValue(el, "Location")
@@ -495,12 +496,12 @@ func (l *spLoader) readACS(role *etree.Element, sp *SP) error {
 		if ep.IsDefault, err = boolAttr(el, "isDefault"); err != nil {
 			return fmt.Errorf("AssertionConsumerService #%d: %w", pos, err)
 		}
-		if binding == BindingHTTPPost {
+		if binding == saml.BindingHTTPPost {
 			sp.ACS = append(sp.ACS, ep)
 		}
 	}
 	if len(sp.ACS) == 0 {
-		return fmt.Errorf("it has no AssertionConsumerService with the HTTP-POST binding (%s); hcidp can only deliver assertions by HTTP-POST", BindingHTTPPost)
+		return fmt.Errorf("it has no AssertionConsumerService with the HTTP-POST binding (%s); hcidp can only deliver assertions by HTTP-POST", saml.BindingHTTPPost)
 	}
 	sp.DefaultACS = defaultEndpoint(sp.ACS)
 	return nil
@@ -649,7 +650,7 @@ func (sp *SP) ACSByURL(url string) (Endpoint, bool) {
 		return Endpoint{}, false
 	}
 	for _, e := range sp.ACS {
-		if e.Binding == BindingHTTPPost && e.Location == url {
+		if e.Binding == saml.BindingHTTPPost && e.Location == url {
 			return e, true
 		}
 	}
@@ -663,7 +664,7 @@ func (sp *SP) ACSByIndex(i int) (Endpoint, bool) {
 		return Endpoint{}, false
 	}
 	for _, e := range sp.ACS {
-		if e.Binding == BindingHTTPPost && e.Index == i {
+		if e.Binding == saml.BindingHTTPPost && e.Index == i {
 			return e, true
 		}
 	}

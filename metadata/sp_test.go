@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"hcidp/saml"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestLoadSPBuiltinHuaweiCN(t *testing.T) {
 	if sp.EntityID != huaweiEntityID {
 		t.Errorf("EntityID = %q, want %q", sp.EntityID, huaweiEntityID)
 	}
-	wantACS := Endpoint{Binding: BindingHTTPPost, Location: huaweiACS, Index: 0, IsDefault: true}
+	wantACS := Endpoint{Binding: saml.BindingHTTPPost, Location: huaweiACS, Index: 0, IsDefault: true}
 	if len(sp.ACS) != 1 || sp.ACS[0] != wantACS {
 		t.Errorf("ACS = %+v, want [%+v]", sp.ACS, wantACS)
 	}
@@ -173,7 +174,7 @@ func TestLoadSPRefusesSignatureByAnotherKey(t *testing.T) {
 
 	// Signed by a key that is only published for encryption.
 	doc := spXML(keyDescriptor("signing", huaweiCertB64(t))+keyDescriptor("encryption", certB64(cert)),
-		acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+		acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 	signed, err := SignMetadata(doc, key, cert)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestLoadSPRefusesSignatureByAnotherKey(t *testing.T) {
 
 func TestLoadSPRefusesWeakAlgorithms(t *testing.T) {
 	key, cert := freshPair(t)
-	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+	doc := spXML(keyDescriptor("signing", certB64(cert)), acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 
 	sha1, err := signMetadata(doc, key, cert, dsig.RSASHA1SignatureMethod)
 	if err != nil {
@@ -284,7 +285,7 @@ func TestLoadSPACSLocations(t *testing.T) {
 	} {
 		t.Run(tc.location, func(t *testing.T) {
 			doc := spXML(keyDescriptor("signing", huaweiCertB64(t)),
-				acs(BindingHTTPPost, escapeAttr(tc.location), ` index="0"`))
+				acs(saml.BindingHTTPPost, escapeAttr(tc.location), ` index="0"`))
 			sp, err := LoadSP("test", doc, LoadOptions{Now: builtinNow})
 			if tc.ok {
 				if err != nil {
@@ -306,8 +307,8 @@ func TestLoadSPACSLocations(t *testing.T) {
 
 	// A non-POST ACS is checked as well, though not offered.
 	doc := spXML(keyDescriptor("signing", huaweiCertB64(t)),
-		acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`),
-		acs(BindingHTTPArtifact, "http://sp.test/artifact", ` index="1"`))
+		acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`),
+		acs(saml.BindingHTTPArtifact, "http://sp.test/artifact", ` index="1"`))
 	if _, err := LoadSP("test", doc, LoadOptions{Now: builtinNow}); err == nil || !strings.Contains(err.Error(), "#2") {
 		t.Errorf("http artifact ACS: err = %v", err)
 	}
@@ -327,35 +328,35 @@ func TestLoadSPDefaultACS(t *testing.T) {
 		{
 			"isDefault wins",
 			[]string{
-				acs(BindingHTTPPost, "https://sp.test/a", ` index="0"`),
-				acs(BindingHTTPPost, "https://sp.test/b", ` index="1" isDefault="true"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/a", ` index="0"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/b", ` index="1" isDefault="true"`),
 			},
-			Endpoint{BindingHTTPPost, "https://sp.test/b", 1, true},
+			Endpoint{saml.BindingHTTPPost, "https://sp.test/b", 1, true},
 		},
 		{
 			"lowest index",
 			[]string{
-				acs(BindingHTTPPost, "https://sp.test/a", ` index="5"`),
-				acs(BindingHTTPPost, "https://sp.test/b", ` index="2" isDefault="false"`),
-				acs(BindingHTTPPost, "https://sp.test/c", ` index="3"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/a", ` index="5"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/b", ` index="2" isDefault="false"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/c", ` index="3"`),
 			},
-			Endpoint{BindingHTTPPost, "https://sp.test/b", 2, false},
+			Endpoint{saml.BindingHTTPPost, "https://sp.test/b", 2, false},
 		},
 		{
 			"first",
 			[]string{
-				acs(BindingHTTPPost, "https://sp.test/a", ``),
-				acs(BindingHTTPPost, "https://sp.test/b", ``),
+				acs(saml.BindingHTTPPost, "https://sp.test/a", ``),
+				acs(saml.BindingHTTPPost, "https://sp.test/b", ``),
 			},
-			Endpoint{BindingHTTPPost, "https://sp.test/a", -1, false},
+			Endpoint{saml.BindingHTTPPost, "https://sp.test/a", -1, false},
 		},
 		{
 			"non-POST default ignored",
 			[]string{
-				acs(BindingHTTPArtifact, "https://sp.test/art", ` index="0" isDefault="true"`),
-				acs(BindingHTTPPost, "https://sp.test/post", ` index="1"`),
+				acs(saml.BindingHTTPArtifact, "https://sp.test/art", ` index="0" isDefault="true"`),
+				acs(saml.BindingHTTPPost, "https://sp.test/post", ` index="1"`),
 			},
-			Endpoint{BindingHTTPPost, "https://sp.test/post", 1, false},
+			Endpoint{saml.BindingHTTPPost, "https://sp.test/post", 1, false},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,7 +368,7 @@ func TestLoadSPDefaultACS(t *testing.T) {
 				t.Errorf("DefaultACS = %+v, want %+v", sp.DefaultACS, tc.want)
 			}
 			for _, e := range sp.ACS {
-				if e.Binding != BindingHTTPPost {
+				if e.Binding != saml.BindingHTTPPost {
 					t.Errorf("ACS lists a %s endpoint", e.Binding)
 				}
 				if got, ok := sp.ACSByURL(e.Location); !ok || got != e {
@@ -378,8 +379,8 @@ func TestLoadSPDefaultACS(t *testing.T) {
 	}
 	// The artifact endpoint is not reachable by URL or index.
 	sp, err := LoadSP("test", spXML(kd,
-		acs(BindingHTTPArtifact, "https://sp.test/art", ` index="0"`),
-		acs(BindingHTTPPost, "https://sp.test/post", ` index="1"`)), LoadOptions{Now: builtinNow})
+		acs(saml.BindingHTTPArtifact, "https://sp.test/art", ` index="0"`),
+		acs(saml.BindingHTTPPost, "https://sp.test/post", ` index="1"`)), LoadOptions{Now: builtinNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +395,7 @@ func TestLoadSPDefaultACS(t *testing.T) {
 func TestLoadSPRefusesBadStructure(t *testing.T) {
 	cert := huaweiCertB64(t)
 	kd := keyDescriptor("signing", cert)
-	post := acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`)
+	post := acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`)
 	good := string(spXML(kd, post))
 
 	for _, tc := range []struct {
@@ -420,15 +421,15 @@ func TestLoadSPRefusesBadStructure(t *testing.T) {
 		{"empty entityID", strings.Replace(good, `entityID="https://sp.test/"`, `entityID=""`, 1), "no entityID"},
 		{"not SAML 2.0", strings.Replace(good, `protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"`, `protocolSupportEnumeration="urn:oasis:names:tc:SAML:1.1:protocol"`, 1), "does not include SAML 2.0"},
 		{"no ACS", string(spXML(kd)), "no AssertionConsumerService with the HTTP-POST binding"},
-		{"only redirect ACS", string(spXML(kd, acs(BindingHTTPRedirect, "https://sp.test/acs", ` index="0"`))), "HTTP-POST"},
+		{"only redirect ACS", string(spXML(kd, acs(saml.BindingHTTPRedirect, "https://sp.test/acs", ` index="0"`))), "HTTP-POST"},
 		{"no certificate", string(spXML("", post)), "no signing certificate"},
 		{"encryption-only certificate", string(spXML(keyDescriptor("encryption", cert), post)), "no signing certificate"},
 		{"bad use", string(spXML(keyDescriptor("both", cert), post)), `use="both"`},
 		{"bad base64", string(spXML(keyDescriptor("signing", "!!!"), post)), "base64"},
 		{"not a certificate", string(spXML(keyDescriptor("signing", base64.StdEncoding.EncodeToString([]byte("hello"))), post)), "not a valid X.509"},
 		{"KeyInfo without certificate", string(spXML(`<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:KeyName>k</ds:KeyName></ds:KeyInfo></md:KeyDescriptor>`, post)), "no ds:KeyInfo/ds:X509Data/ds:X509Certificate"},
-		{"duplicate index", string(spXML(kd, post, acs(BindingHTTPPost, "https://sp.test/acs2", ` index="0"`))), `both have index="0"`},
-		{"bad index", string(spXML(kd, acs(BindingHTTPPost, "https://sp.test/acs", ` index="-1"`))), `index="-1"`},
+		{"duplicate index", string(spXML(kd, post, acs(saml.BindingHTTPPost, "https://sp.test/acs2", ` index="0"`))), `both have index="0"`},
+		{"bad index", string(spXML(kd, acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="-1"`))), `index="-1"`},
 		{"bad boolean", strings.Replace(good, `AuthnRequestsSigned="true"`, `AuthnRequestsSigned="yes"`, 1), "not a boolean"},
 		{"ACS without binding", string(spXML(kd, `<md:AssertionConsumerService Location="https://sp.test/acs" index="0"/>`)), "no Binding"},
 		{"nested signature", strings.Replace(good, "<md:NameIDFormat>", `<ds:Signature/><md:NameIDFormat>`, 1), "below the EntityDescriptor"},
@@ -466,7 +467,7 @@ func TestLoadSPRefusesSignatureWrapping(t *testing.T) {
 		`<md:Extensions>` + signatureRE.ReplaceAllString(inner, "") + `</md:Extensions>` +
 		`<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
 		keyDescriptor("signing", huaweiCertB64(t)) +
-		acs(BindingHTTPPost, "https://evil.test/acs", ` index="0"`) +
+		acs(saml.BindingHTTPPost, "https://evil.test/acs", ` index="0"`) +
 		`</md:SPSSODescriptor></md:EntityDescriptor>`
 	_, err := LoadSP("cn", []byte(evil), LoadOptions{Now: builtinNow})
 	if err == nil || !strings.Contains(err.Error(), "signature does not verify") {
@@ -550,7 +551,7 @@ func TestLoadSPSizeLimit(t *testing.T) {
 func TestLoadSPMultipleSigningCerts(t *testing.T) {
 	_, cert := freshPair(t)
 	doc := spXML(keyDescriptor("signing", huaweiCertB64(t))+keyDescriptor("", certB64(cert))+keyDescriptor("signing", huaweiCertB64(t)),
-		acs(BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
+		acs(saml.BindingHTTPPost, "https://sp.test/acs", ` index="0"`))
 	sp, err := LoadSP("test", doc, LoadOptions{Now: builtinNow})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hcidp/saml"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,10 +47,10 @@ type RequestOptions struct {
 }
 
 var sigAlgHashes = map[string]crypto.Hash{
-	"http://www.w3.org/2000/09/xmldsig#rsa-sha1": crypto.SHA1,
-	SigAlgRSASHA256: crypto.SHA256,
-	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": crypto.SHA384,
-	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": crypto.SHA512,
+	saml.AlgRSASHA1:   crypto.SHA1,
+	saml.AlgRSASHA256: crypto.SHA256,
+	saml.AlgRSASHA384: crypto.SHA384,
+	saml.AlgRSASHA512: crypto.SHA512,
 }
 
 // NewAuthnRequestURL builds a signed AuthnRequest for the HTTP-Redirect
@@ -84,18 +85,18 @@ func (s *Server) newAuthnRequest(opts RequestOptions, service string, firstLogin
 	}
 	format := opts.NameIDFormat
 	if format == "" {
-		format = nameIDTransient
+		format = saml.NameIDFormatTransient
 	}
 
 	req := etree.NewElement("samlp:AuthnRequest")
-	req.CreateAttr("xmlns:samlp", nsProtocol)
-	req.CreateAttr("xmlns:saml", nsAssertion)
+	req.CreateAttr("xmlns:samlp", saml.NamespaceProtocol)
+	req.CreateAttr("xmlns:saml", saml.NamespaceAssertion)
 	req.CreateAttr("ID", id)
 	req.CreateAttr("Version", "2.0")
 	req.CreateAttr("IssueInstant", instant.UTC().Format("2006-01-02T15:04:05.000Z"))
 	req.CreateAttr("Destination", dest)
 	req.CreateAttr("AssertionConsumerServiceURL", acs)
-	req.CreateAttr("ProtocolBinding", bindingPOST)
+	req.CreateAttr("ProtocolBinding", saml.BindingHTTPPost)
 	if opts.ForceAuthn {
 		req.CreateAttr("ForceAuthn", "true")
 	}
@@ -139,7 +140,7 @@ func (s *Server) newAuthnRequest(opts RequestOptions, service string, firstLogin
 	if !opts.Unsigned {
 		alg := opts.SigAlg
 		if alg == "" {
-			alg = SigAlgRSASHA256
+			alg = saml.AlgRSASHA256
 		}
 		query += "&SigAlg=" + url.QueryEscape(alg)
 		key := opts.SignWith

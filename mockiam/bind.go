@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hcidp/saml"
 	"net/http"
 	"net/url"
 )
@@ -70,7 +71,7 @@ func (s *Server) SignNotification(doc []byte, signWith *rsa.PrivateKey, conventi
 	if convention == "" {
 		convention = s.cfg.BindConvention
 	}
-	n := Notification{BindRequest: base64.StdEncoding.EncodeToString(doc), SigAlg: SigAlgRSASHA256, Convention: convention}
+	n := Notification{BindRequest: base64.StdEncoding.EncodeToString(doc), SigAlg: saml.AlgRSASHA256, Convention: convention}
 	var message string
 	switch convention {
 	case ConventionValue:
@@ -80,7 +81,7 @@ func (s *Server) SignNotification(doc []byte, signWith *rsa.PrivateKey, conventi
 	default:
 		return Notification{}, fmt.Errorf("mockiam: unknown bind signature convention %q", convention)
 	}
-	sig, err := signOctets(signWith, sigAlgHashes[SigAlgRSASHA256], message)
+	sig, err := signOctets(signWith, sigAlgHashes[saml.AlgRSASHA256], message)
 	if err != nil {
 		return Notification{}, err
 	}

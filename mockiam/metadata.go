@@ -3,22 +3,11 @@ package mockiam
 import (
 	"encoding/base64"
 	"fmt"
+	"hcidp/saml"
 	"net/http"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
-)
-
-// SAML metadata identifiers.
-const (
-	nsMetadata      = "urn:oasis:names:tc:SAML:2.0:metadata"
-	nsProtocol      = "urn:oasis:names:tc:SAML:2.0:protocol"
-	nsAssertion     = "urn:oasis:names:tc:SAML:2.0:assertion"
-	bindingPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-	bindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-	bindingArtifact = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
-	bindingSOAP     = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
-	nameIDTransient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 )
 
 // Metadata returns the signed SP metadata, shaped like Huawei's real file:
@@ -76,14 +65,14 @@ func (s *Server) buildMetadata() error {
 func (s *Server) metadataElement(id string) *etree.Element {
 	base := s.cfg.BaseURL
 	ed := etree.NewElement("md:EntityDescriptor")
-	ed.CreateAttr("xmlns:md", nsMetadata)
+	ed.CreateAttr("xmlns:md", saml.NamespaceMetadata)
 	ed.CreateAttr("ID", id)
 	ed.CreateAttr("entityID", s.entityID)
 
 	sp := ed.CreateElement("md:SPSSODescriptor")
 	sp.CreateAttr("AuthnRequestsSigned", "true")
 	sp.CreateAttr("WantAssertionsSigned", "true")
-	sp.CreateAttr("protocolSupportEnumeration", nsProtocol)
+	sp.CreateAttr("protocolSupportEnumeration", saml.NamespaceProtocol)
 	keyDescriptor(sp, "signing", s.cfg.Cert.Raw)
 	keyDescriptor(sp, "encryption", s.cfg.EncryptionCert.Raw)
 
@@ -99,17 +88,17 @@ func (s *Server) metadataElement(id string) *etree.Element {
 	// The real file lists an Artifact endpoint whose Location is the ACS URL:
 	// metadata consumers must pick the AssertionConsumerService, not the
 	// first Location they see.
-	ars := endpoint("md:ArtifactResolutionService", bindingArtifact, s.acsURL, "")
+	ars := endpoint("md:ArtifactResolutionService", saml.BindingHTTPArtifact, s.acsURL, "")
 	ars.CreateAttr("index", "0")
 	ars.CreateAttr("isDefault", "true")
 	p := base + "/authui/saml/"
-	endpoint("md:SingleLogoutService", bindingRedirect, p+"LogoutServiceHTTPRedirect", p+"LogoutServiceHTTPRedirectResponse")
-	endpoint("md:SingleLogoutService", bindingPOST, p+"LogoutServiceHTTPPost", p+"LogoutServiceHTTPPostResponse")
-	endpoint("md:ManageNameIDService", bindingPOST, p+"ManageNameIDServiceHTTPPost", p+"ManageNameIDServiceHTTPPostResponse")
-	endpoint("md:ManageNameIDService", bindingRedirect, p+"ManageNameIDServiceHTTPRedirect", p+"ManageNameIDServiceHTTPRedirectResponse")
-	endpoint("md:ManageNameIDService", bindingSOAP, p+"ManageNameIDServiceSOAP", "")
-	sp.CreateElement("md:NameIDFormat").SetText(nameIDTransient)
-	acs := endpoint("md:AssertionConsumerService", bindingPOST, s.acsURL, "")
+	endpoint("md:SingleLogoutService", saml.BindingHTTPRedirect, p+"LogoutServiceHTTPRedirect", p+"LogoutServiceHTTPRedirectResponse")
+	endpoint("md:SingleLogoutService", saml.BindingHTTPPost, p+"LogoutServiceHTTPPost", p+"LogoutServiceHTTPPostResponse")
+	endpoint("md:ManageNameIDService", saml.BindingHTTPPost, p+"ManageNameIDServiceHTTPPost", p+"ManageNameIDServiceHTTPPostResponse")
+	endpoint("md:ManageNameIDService", saml.BindingHTTPRedirect, p+"ManageNameIDServiceHTTPRedirect", p+"ManageNameIDServiceHTTPRedirectResponse")
+	endpoint("md:ManageNameIDService", saml.BindingSOAP, p+"ManageNameIDServiceSOAP", "")
+	sp.CreateElement("md:NameIDFormat").SetText(saml.NameIDFormatTransient)
+	acs := endpoint("md:AssertionConsumerService", saml.BindingHTTPPost, s.acsURL, "")
 	acs.CreateAttr("index", "0")
 	acs.CreateAttr("isDefault", "true")
 	return ed

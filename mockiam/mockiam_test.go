@@ -32,6 +32,7 @@ import (
 	"hcidp/check"
 	"hcidp/check/checktest"
 	"hcidp/mockiam"
+	"hcidp/saml"
 )
 
 const (
@@ -278,7 +279,7 @@ func TestLoginRedirectCarriesVerifiableSignature(t *testing.T) {
 			t.Fatalf("missing %s", k)
 		}
 	}
-	if alg, _ := url.QueryUnescape(p["SigAlg"]); alg != mockiam.SigAlgRSASHA256 {
+	if alg, _ := url.QueryUnescape(p["SigAlg"]); alg != saml.AlgRSASHA256 {
 		t.Errorf("SigAlg %s", alg)
 	}
 	octets := "SAMLRequest=" + p["SAMLRequest"] + "&RelayState=" + p["RelayState"] + "&SigAlg=" + p["SigAlg"]
@@ -546,7 +547,7 @@ func TestBindNotifiesByAutoSubmittingFormPost(t *testing.T) {
 	if m == nil || !strings.Contains(csp, "script-src 'nonce-"+m[1]+"'") || !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
 		t.Errorf("auto-submit script and CSP do not match: %q", csp)
 	}
-	if n.Get("SigAlg") != mockiam.SigAlgRSASHA256 {
+	if n.Get("SigAlg") != saml.AlgRSASHA256 {
 		t.Errorf("SigAlg %q", n.Get("SigAlg"))
 	}
 	if err := verifyOctets(t, spCert, n.Get("bindRequest"), url.QueryEscape(n.Get("Signature"))); err != nil {

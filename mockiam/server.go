@@ -28,10 +28,6 @@ const (
 	PathConsole  = "/console"
 )
 
-// SigAlgRSASHA256 is the SigAlg Huawei uses on the redirect binding and the
-// bind callback.
-const SigAlgRSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-
 const (
 	stateTTL      = 10 * time.Minute
 	pendingTTL    = 15 * time.Minute
