@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"hcidp/huawei"
 	"hcidp/metadata"
 )
 
@@ -268,7 +269,7 @@ func (c *Config) Validate() error {
 	}
 	if c.BaseURL == "" {
 		bad("base_url", "is required: the public URL of this IdP, e.g. https://idp.partner.example")
-	} else if err := CheckPublicURL(c.BaseURL); err != nil {
+	} else if err := huawei.CheckPublicURL(c.BaseURL); err != nil {
 		bad("base_url", "%v", err)
 	}
 	if c.EntityID != "" {
@@ -301,10 +302,9 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i, sp := range c.ServiceProviders {
 		key := fmt.Sprintf("service_providers[%d]", i)
-		switch sp.Site {
-		case "cn", "intl", "eu":
-		default:
-			bad(key+".site", "%q is not a site: use cn, intl or eu", sp.Site)
+		site, ok := huawei.LookupSite(sp.Site)
+		if !ok {
+			bad(key+".site", "%q is not a site: use one of %s", sp.Site, strings.Join(huawei.SiteNames(), ", "))
 			continue
 		}
 		if seen[sp.Site] {
@@ -312,15 +312,15 @@ func (c *Config) Validate() error {
 		}
 		seen[sp.Site] = true
 		if sp.MetadataFile == "" && sp.Site != "cn" {
-			bad(key+".metadata_file", "is required for site %s (download it from https://auth%s.huaweicloud.com/authui/saml/metadata.xml)", sp.Site, map[string]string{"intl": "-intl", "eu": ".eu"}[sp.Site])
+			bad(key+".metadata_file", "is required for site %s (download it with `idp sp fetch --site %s`, from %s)", sp.Site, sp.Site, site.MetadataURL)
 		}
 		if sp.AuthURL != "" {
-			if err := CheckPublicURL(sp.AuthURL); err != nil {
+			if err := huawei.CheckPublicURL(sp.AuthURL); err != nil {
 				bad(key+".auth_url", "%v", err)
 			}
 		}
 		if sp.ConsoleURL != "" {
-			if err := CheckPublicURL(sp.ConsoleURL); err != nil {
+			if err := huawei.CheckPublicURL(sp.ConsoleURL); err != nil {
 				bad(key+".console_url", "%v", err)
 			}
 		}
@@ -370,25 +370,6 @@ func (c *Config) Validate() error {
 		bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
 	}
 	return errors.Join(errs...)
-}
-
-// CheckPublicURL accepts an absolute https URL, or http only for loopback
-// hosts (tests and the demo). No userinfo, query or fragment.
-func CheckPublicURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", s, err)
-	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%q must be an absolute https:// URL", s)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
-	}
-	if u.Scheme == "http" && !metadata.IsLoopbackHost(u.Hostname()) {
-		return fmt.Errorf("%q uses plain http: use https (http is accepted only for 127.0.0.1, ::1 and localhost)", s)
-	}
-	return nil
 }
 
 // ParseNet parses an IP address or a CIDR into a network.

@@ -27,6 +27,7 @@ import (
 	"hcidp/app"
 	"hcidp/config"
 	"hcidp/customer"
+	"hcidp/huawei"
 	"hcidp/keys"
 	"hcidp/metadata"
 	"hcidp/mockiam"
@@ -92,7 +93,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	for _, a := range []string{o.IdPAddr, o.IAMAddr} {
 		host, _, err := net.SplitHostPort(a)
-		if err != nil || !metadata.IsLoopbackHost(host) {
+		if err != nil || !huawei.IsLoopbackHost(host) {
 			return nil, fmt.Errorf("demo: %q is not a loopback address: the demo only listens on loopback", a)
 		}
 	}

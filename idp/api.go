@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"hcidp/customer"
-	"hcidp/metadata"
+	"hcidp/huawei"
 	"hcidp/storage"
 	"hcidp/templates"
 )
@@ -32,8 +32,6 @@ const (
 	maxAPIBody = 16 << 10
 	// launchTokenBytes is the entropy of a launch token (256 bits).
 	launchTokenBytes = 32
-	// maxDomainID bounds a Huawei Cloud account ID (domain_id).
-	maxDomainID = 128
 )
 
 // apiHandler serves one authenticated API request. An *apiError is the
@@ -241,7 +239,7 @@ func (s *Server) customerJSON(r *http.Request, c storage.Customer) (apiCustomer,
 	out := apiCustomer{XAccountID: c.XAccountID, DisplayName: c.DisplayName, Email: c.Email, Name: c.Name,
 		Mobile: c.Mobile, HasPassword: c.PasswordHash != "", Disabled: c.Disabled,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Bindings: []apiBinding{}}
-	for _, site := range metadata.Sites {
+	for _, site := range huawei.Sites() {
 		b, err := s.store.GetBinding(r.Context(), c.XAccountID, site.Name)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue
@@ -385,37 +383,25 @@ func (s *Server) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	site := r.PathValue("site")
-	if _, ok := metadata.LookupSite(site); !ok {
+	if _, ok := huawei.LookupSite(site); !ok {
 		return apiErr(http.StatusBadRequest, "invalid_site", "site %q: use cn, intl or eu", truncate(site, 20))
 	}
 	var req apiBindingRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	switch d := req.DomainID; {
-	case d == "" || len(d) > maxDomainID:
-		return apiErr(http.StatusBadRequest, "invalid_binding", "domain_id is required (1 to %d characters)", maxDomainID)
-	case hasControl(d) || strings.TrimSpace(d) != d:
-		return apiErr(http.StatusBadRequest, "invalid_binding", "domain_id must be printable, without leading or trailing spaces")
-	}
-	if req.DomainName != "" {
-		if err := customer.CheckAttribute("name", req.DomainName); err != nil {
-			return apiErr(http.StatusBadRequest, "invalid_binding", "domain_name: %v", err)
-		}
-	}
-	b := storage.Binding{XAccountID: id, Site: site, DomainID: req.DomainID, DomainName: req.DomainName,
-		Source: storage.SourceAPI, BoundAt: s.now().UTC()}
-	err = s.store.PutBinding(r.Context(), b)
-	if errors.Is(err, storage.ErrNotFound) {
+	b, err := customer.PutBinding(r.Context(), s.store, id, customer.Binding{Site: site, DomainID: req.DomainID,
+		DomainName: req.DomainName, Source: storage.SourceAPI}, clientAddr(r), s.now())
+	var invalid *customer.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return apiErr(http.StatusBadRequest, "invalid_binding", "%v", invalid)
+	case errors.Is(err, storage.ErrNotFound):
 		return customerNotFound(id)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
-	if err := s.apiAudit(r, id, site, "recorded", "binding.put domain_id="+req.DomainID+" domain_name="+req.DomainName+
-		" action=bind source="+storage.SourceAPI); err != nil {
-		return err
-	}
+	s.log.InfoContext(r.Context(), "API write", "customer", id, "site", site, "outcome", "recorded", "detail", "binding.put", "client", clientAddr(r))
 	writeJSON(w, http.StatusOK, toAPIBinding(b))
 	return nil
 }
@@ -510,9 +496,9 @@ func (s *Server) apiLaunch(w http.ResponseWriter, r *http.Request) error {
 	if sp == nil {
 		return apiErr(http.StatusBadRequest, "invalid_site", "site %q is not configured on this IdP", truncate(req.Site, 20))
 	}
-	if req.Service != "" && !sp.allowedService(req.Service) {
+	if req.Service != "" && !sp.Console.Allows(req.Service) {
 		return apiErr(http.StatusBadRequest, "invalid_service", "service %q is not a console URL of site %s (host %s)",
-			truncate(req.Service, 200), sp.Site, sp.ConsoleHost)
+			truncate(req.Service, 200), sp.Site, sp.Console.Host)
 	}
 	c, err := s.store.GetCustomer(r.Context(), req.XAccountID)
 	if errors.Is(err, storage.ErrNotFound) {

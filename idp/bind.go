@@ -17,10 +17,7 @@ package idp
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,10 +26,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"hcidp/customer"
+	"hcidp/huawei"
 	"hcidp/storage"
 	"hcidp/templates"
 )
@@ -40,13 +36,6 @@ import (
 const (
 	// maxBindBody caps a POSTed notification body before it is parsed.
 	maxBindBody = 16 << 10
-	// maxBindDocument caps the decoded bindRequest JSON.
-	maxBindDocument = 6 << 10
-	// maxBindDepth bounds the nesting of the JSON (unknown fields may be
-	// objects or arrays; the documented ones are flat).
-	maxBindDepth = 8
-	// maxBindDomainName bounds domainName (the Huawei Cloud account name).
-	maxBindDomainName = 64
 	// bindEventIDBytes is the entropy of a bind event ID (128 bits): the
 	// result page's reference, stored with the event.
 	bindEventIDBytes = 16
@@ -178,7 +167,7 @@ func (s *Server) verifyBind(w http.ResponseWriter, r *http.Request) (*storage.Bi
 	}
 	refused := &storage.BindEvent{Convention: conv}
 	raw, err := decodeBase64Any(doc.Value)
-	if err != nil || len(raw) > maxBindDocument {
+	if err != nil || len(raw) > huawei.MaxBindDocument {
 		return refused, refuse(400, "bind.base64", "bindRequest is not base64 or is too large")
 	}
 	ev, ref := parseBindDocument(raw)
@@ -297,161 +286,24 @@ func decodeBase64Any(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
-// parseBindDocument decodes the notification's JSON strictly: exactly one
-// object, UTF-8, no duplicate key at any depth, nesting at most
-// maxBindDepth; xUserId a valid customer ID (xAccountId, when present, the
-// same); domainId 1..128 printable characters; domainName at most 64;
-// bindAction "0"/0 or absent (bind) or "1"/1 (unbind). Unknown fields are
-// allowed: the whole document is stored verbatim.
+// parseBindDocument decodes the notification's JSON with the strict
+// parser of package huawei (docs/profile.md §4) and checks xUserId against
+// the customer ID rules. Nothing is written.
 func parseBindDocument(raw []byte) (*storage.BindEvent, *Refusal) {
-	if !utf8.Valid(raw) {
-		return nil, refuse(400, "bind.json", "bindRequest is not UTF-8")
-	}
-	if ref := checkJSONKeys(raw); ref != nil {
-		return nil, ref
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil { // cannot fail after checkJSONKeys
-		return nil, refuse(400, "bind.json", "bindRequest is not a JSON object")
-	}
-	str := func(name string) (string, bool, *Refusal) {
-		v, ok := m[name]
-		if !ok {
-			return "", false, nil
+	d, err := huawei.ParseBindDocument(raw)
+	if err != nil {
+		reason := "bind.json"
+		var de *huawei.DocumentError
+		if errors.As(err, &de) {
+			reason = de.Reason
 		}
-		var s string
-		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-			return "", true, refuse(400, "bind.field", "bindRequest field "+name+" is not a string")
-		}
-		return s, true, nil
+		return nil, refuse(400, reason, err.Error())
 	}
-	ev := &storage.BindEvent{Document: raw}
-	user, ok, ref := str("xUserId")
-	switch {
-	case ref != nil:
-		return nil, ref
-	case !ok:
-		return nil, refuse(400, "bind.customer_id", "bindRequest has no xUserId")
-	}
-	if err := customer.ValidateID(user); err != nil {
+	if err := customer.ValidateID(d.XUserID); err != nil {
 		return nil, refuse(400, "bind.customer_id", "bindRequest xUserId: "+err.Error())
 	}
-	ev.XAccountID = user
-	if acct, ok, ref := str("xAccountId"); ref != nil {
-		return nil, ref
-	} else if ok && acct != user {
-		return nil, refuse(400, "bind.customer_id", "bindRequest xAccountId differs from xUserId")
-	}
-	if ev.DomainID, ok, ref = str("domainId"); ref != nil {
-		return nil, ref
-	}
-	switch d := ev.DomainID; {
-	case !ok || d == "" || len(d) > maxDomainID:
-		return nil, refuse(400, "bind.domain", fmt.Sprintf("bindRequest domainId is required (1 to %d characters)", maxDomainID))
-	case !printableText(d):
-		return nil, refuse(400, "bind.domain", "bindRequest domainId is not printable or has surrounding spaces")
-	}
-	if ev.DomainName, _, ref = str("domainName"); ref != nil {
-		return nil, ref
-	}
-	if n := ev.DomainName; len(n) > maxBindDomainName || (n != "" && !printableText(n)) {
-		return nil, refuse(400, "bind.domain", fmt.Sprintf("bindRequest domainName is not printable or longer than %d bytes", maxBindDomainName))
-	}
-	switch a := string(m["bindAction"]); a {
-	case "", `"0"`, "0": // absent binds
-		ev.Action = storage.BindActionBind
-	case `"1"`, "1":
-		ev.Action = storage.BindActionUnbind
-	default:
-		return nil, refuse(400, "bind.action", "bindRequest bindAction "+truncate(a, 40)+` is neither "0" (bind) nor "1" (unbind)`)
-	}
-	sum := sha256.Sum256(raw)
-	ev.DocumentHash = hex.EncodeToString(sum[:])
-	return ev, nil
-}
-
-// checkJSONKeys walks the token stream of raw: exactly one JSON object and
-// nothing after it, nesting at most maxBindDepth, and no object with a key
-// twice. encoding/json cannot be told to refuse duplicate keys: decoding
-// into a map or a struct silently keeps the last value (and a struct also
-// matches keys case-insensitively), while other parsers keep the first, so
-// {"xUserId":"a",…,"xUserId":"b"} would mean different customers to
-// different readers. Decoder.Token yields every key, unescaped, in order.
-func checkJSONKeys(raw []byte) *Refusal {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return refuse(400, "bind.json", "bindRequest is not a JSON object")
-	}
-	if ref := walkJSONObject(dec, 1); ref != nil {
-		return ref
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return refuse(400, "bind.json", "bindRequest has data after the JSON object")
-	}
-	return nil
-}
-
-// walkJSONObject consumes the rest of an object whose '{' was read.
-func walkJSONObject(dec *json.Decoder, depth int) *Refusal {
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return refuse(400, "bind.json", "bindRequest is not valid JSON")
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return refuse(400, "bind.duplicate_key", "bindRequest has the key "+truncate(key, 60)+" twice in one object")
-		}
-		seen[key] = true
-		if ref := walkJSONValue(dec, depth); ref != nil {
-			return ref
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return refuse(400, "bind.json", "bindRequest is not valid JSON")
-	}
-	return nil
-}
-
-// walkJSONValue consumes one value inside a container at depth.
-func walkJSONValue(dec *json.Decoder, depth int) *Refusal {
-	tok, err := dec.Token()
-	if err != nil {
-		return refuse(400, "bind.json", "bindRequest is not valid JSON")
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil // a scalar
-	}
-	if depth >= maxBindDepth {
-		return refuse(400, "bind.json", fmt.Sprintf("bindRequest is nested deeper than %d levels", maxBindDepth))
-	}
-	if d == '{' {
-		return walkJSONObject(dec, depth+1)
-	}
-	for dec.More() { // '['
-		if ref := walkJSONValue(dec, depth+1); ref != nil {
-			return ref
-		}
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return refuse(400, "bind.json", "bindRequest is not valid JSON")
-	}
-	return nil
-}
-
-// printableText: no control or format characters (Unicode Cc, Cf), no
-// leading or trailing spaces.
-func printableText(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return false
-		}
-	}
-	return strings.TrimSpace(s) == s
+	return &storage.BindEvent{Document: d.Raw, DocumentHash: d.Hash, XAccountID: d.XUserID,
+		DomainID: d.DomainID, DomainName: d.DomainName, Action: d.Action}, nil
 }
 
 // bindSite picks the site a verified notification belongs to. The document
@@ -493,7 +345,7 @@ func (s *Server) consoleTarget(ctx context.Context, site string) string {
 	if sp == nil {
 		return ""
 	}
-	if t := s.sessions.GetString(ctx, sessConsole+site); t != "" && sp.allowedService(t) {
+	if t := s.sessions.GetString(ctx, sessConsole+site); t != "" && sp.Console.Allows(t) {
 		return t
 	}
 	return ""
@@ -554,7 +406,7 @@ func (s *Server) handleBindResult(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if sp := s.spBySite(ev.Site); sp != nil && ev.Bound() {
-		d.LinkURL, d.LinkText = sp.ConsoleHome, "open_console"
+		d.LinkURL, d.LinkText = sp.Console.Home, "open_console"
 	}
 	s.pages.Message(w, d)
 }

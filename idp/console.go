@@ -4,9 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
-	"hcidp/metadata"
 	"hcidp/storage"
 )
 
@@ -29,9 +27,9 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, refuse(400, "console.site", "site "+truncate(site, 20)+" is not configured"))
 		return
 	}
-	service := sp.ConsoleHome
+	service := sp.Console.Home
 	if v := q.Get("service"); v != "" {
-		if !sp.allowedService(v) {
+		if !sp.Console.Allows(v) {
 			s.refuse(w, r, refuse(400, "console.service", "service "+truncate(v, 200)+" is not a console URL of site "+site))
 			return
 		}
@@ -43,34 +41,13 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
 		return
 	}
-	firstLogin := "false"
+	firstLogin := false
 	if _, err := s.store.GetBinding(ctx, customerID, site); errors.Is(err, storage.ErrNotFound) {
-		firstLogin = "true"
+		firstLogin = true
 	} else if err != nil {
 		s.unavailable(w, r, "binding", err)
 		return
 	}
 	s.sessions.Put(ctx, sessConsole+site, service)
-	target := sp.AuthURL + "/authui/saml/login?xAccountType=" + encodeURIComponent(s.cfg.XAccountType) +
-		"&isFirstLogin=" + firstLogin + "&service=" + encodeURIComponent(service)
-	http.Redirect(w, r, target, http.StatusFound)
-}
-
-// allowedService accepts only URLs on the site's console host over https
-// (http only for a loopback console in tests), without user info.
-func (sp *ServiceProvider) allowedService(raw string) bool {
-	if len(raw) > 2048 || hasControl(raw) {
-		return false
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.User != nil || u.Opaque != "" || u.Host != sp.ConsoleHost {
-		return false
-	}
-	return u.Scheme == "https" || (u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname()))
-}
-
-// encodeURIComponent escapes like JavaScript's encodeURIComponent, which the
-// Huawei guide names for the service parameter (spaces as %20, not '+').
-func encodeURIComponent(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+	http.Redirect(w, r, sp.Console.LoginLink(s.cfg.XAccountType, firstLogin, service), http.StatusFound)
 }

@@ -15,7 +15,7 @@ import (
 func (s *Server) navFormAction() string {
 	origins := []string{"'self'"}
 	for _, sp := range s.trust().sps {
-		u, err := url.Parse(sp.AuthURL)
+		u, err := url.Parse(sp.Console.AuthURL)
 		if err != nil || u.Host == "" {
 			continue
 		}

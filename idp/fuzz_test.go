@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"hcidp/customer"
+	"hcidp/huawei"
 	"hcidp/saml"
 	"hcidp/storage"
 )
@@ -171,8 +172,8 @@ func FuzzBindCallback(f *testing.F) {
 				t.Fatalf("decoder refusal %v is not a 400 with a bind reason", dref)
 			}
 		} else {
-			if customer.ValidateID(ev.XAccountID) != nil || ev.DomainID == "" || len(ev.DomainID) > maxDomainID || !printableText(ev.DomainID) ||
-				len(ev.DomainName) > maxBindDomainName || (ev.Action != storage.BindActionBind && ev.Action != storage.BindActionUnbind) {
+			if customer.ValidateID(ev.XAccountID) != nil || huawei.CheckDomainID(ev.DomainID) != nil ||
+				len(ev.DomainName) > 64 || (ev.Action != storage.BindActionBind && ev.Action != storage.BindActionUnbind) {
 				t.Fatalf("accepted fields %+v", ev)
 			}
 			sum := sha256.Sum256(doc)
@@ -219,7 +220,7 @@ func FuzzBindCallback(f *testing.F) {
 		} {
 			got, ref := e.srv.verifyBind(httptest.NewRecorder(), tc.r)
 			switch {
-			case tc.tooLarge || len(url.QueryEscape(b64)) > maxBindRequest || len(doc) > maxBindDocument:
+			case tc.tooLarge || len(url.QueryEscape(b64)) > maxBindRequest || len(doc) > huawei.MaxBindDocument:
 				if ref == nil {
 					t.Fatalf("%s: accepted an oversized notification", tc.name)
 				}

@@ -152,9 +152,3 @@ func TestDecodeBase64Any(t *testing.T) {
 		}
 	}
 }
-
-func TestEncodeURIComponent(t *testing.T) {
-	if got := encodeURIComponent("https://console.huaweicloud.com/iam/?a=b c&d"); got != "https%3A%2F%2Fconsole.huaweicloud.com%2Fiam%2F%3Fa%3Db%20c%26d" {
-		t.Fatal(got)
-	}
-}

@@ -21,13 +21,13 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"hcidp/config"
+	"hcidp/huawei"
 	"hcidp/metadata"
 	"hcidp/metrics"
 	"hcidp/storage"
@@ -35,16 +35,11 @@ import (
 )
 
 // ServiceProvider is one trusted Huawei Cloud site: its verified SP metadata
-// and the site's IAM and console URLs.
+// and where its "Open console" link goes.
 type ServiceProvider struct {
-	Site string
-	Meta *metadata.SP
-	// AuthURL is the IAM base URL, e.g. https://auth.huaweicloud.com.
-	AuthURL string
-	// ConsoleHome is the default landing page; ConsoleHost the only host
-	// accepted for the service parameter.
-	ConsoleHome string
-	ConsoleHost string
+	Site    string
+	Meta    *metadata.SP
+	Console huawei.Console
 	// AllowExpiredCertificate is the site's allow_expired_certificate
 	// override: its signing keys verify requests after their certificates'
 	// NotAfter (or before NotBefore), and the replica stays ready.
@@ -54,23 +49,15 @@ type ServiceProvider struct {
 // NewServiceProvider combines verified metadata with the site's URLs;
 // authURL and consoleURL override the site table (tests, the demo).
 func NewServiceProvider(site string, meta *metadata.SP, authURL, consoleURL string) (*ServiceProvider, error) {
-	s, ok := metadata.LookupSite(site)
+	s, ok := huawei.LookupSite(site)
 	if !ok {
 		return nil, fmt.Errorf("unknown site %q", site)
 	}
-	sp := &ServiceProvider{Site: site, Meta: meta, AuthURL: "https://" + s.AuthHost, ConsoleHome: "https://" + s.ConsoleHost + "/console/"}
-	if authURL != "" {
-		sp.AuthURL = strings.TrimRight(authURL, "/")
-	}
-	if consoleURL != "" {
-		sp.ConsoleHome = consoleURL
-	}
-	u, err := url.Parse(sp.ConsoleHome)
+	c, err := huawei.NewConsole(s, authURL, consoleURL)
 	if err != nil {
-		return nil, fmt.Errorf("console URL: %w", err)
+		return nil, err
 	}
-	sp.ConsoleHost = u.Host
-	return sp, nil
+	return &ServiceProvider{Site: site, Meta: meta, Console: c}, nil
 }
 
 // Options configure a Server.

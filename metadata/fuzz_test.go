@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hcidp/huawei"
 	"hcidp/keys"
 	"hcidp/saml"
 )
@@ -105,7 +106,7 @@ func FuzzLoadSPMetadata(f *testing.F) {
 		for _, e := range append(sp.ACS, sp.DefaultACS) {
 			u, err := url.Parse(e.Location)
 			if err != nil || e.Binding != saml.BindingHTTPPost || u.User != nil || u.Fragment != "" ||
-				!(u.Scheme == "https" || (u.Scheme == "http" && IsLoopbackHost(u.Hostname()))) {
+				!(u.Scheme == "https" || (u.Scheme == "http" && huawei.IsLoopbackHost(u.Hostname()))) {
 				t.Fatalf("accepted ACS %+v", e)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hcidp/huawei"
 	"slices"
 	"strings"
 	"sync"
@@ -87,7 +88,7 @@ func checkPins(site string, certs []*x509.Certificate, pins []string) error {
 // builtinPins are the pins of the built-in metadata's signing keys, by site.
 var builtinPins = sync.OnceValue(func() map[string][]string {
 	pins := map[string][]string{}
-	for _, s := range Sites {
+	for _, s := range huawei.Sites() {
 		data, ok := BuiltinSPMetadata(s.Name)
 		if !ok {
 			continue

@@ -7,9 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hcidp/huawei"
 	"hcidp/saml"
 	"math"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -576,24 +576,13 @@ func checkEndpointURL(loc string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
+		if !huawei.IsLoopbackHost(u.Hostname()) {
 			return fmt.Errorf("%q uses plain http; only https is allowed (http is accepted for loopback hosts only: 127.0.0.0/8, ::1, localhost)", loc)
 		}
 	default:
 		return fmt.Errorf("%q has scheme %q; only https is allowed", loc, u.Scheme)
 	}
 	return nil
-}
-
-// IsLoopbackHost reports whether host (a URL's Hostname(), without port or
-// brackets) is "localhost" or an IP address in 127.0.0.0/8 or ::1: the hosts
-// for which plain http is tolerated (tests and the local demo).
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // boolAttr parses an optional xs:boolean attribute (absent means false).

@@ -14,6 +14,7 @@ import (
 
 	"hcidp/app"
 	"hcidp/customer"
+	"hcidp/huawei"
 	"hcidp/metadata"
 	"hcidp/storage"
 	"hcidp/storage/backend"
@@ -53,8 +54,8 @@ func cmdSP(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		fmt.Fprintf(stdout, "  signed       %v\n", m.Signed)
-		fmt.Fprintf(stdout, "  IAM login    %s/authui/saml/login\n", sp.AuthURL)
-		fmt.Fprintf(stdout, "  console      %s\n", sp.ConsoleHome)
+		fmt.Fprintf(stdout, "  IAM login    %s/authui/saml/login\n", sp.Console.AuthURL)
+		fmt.Fprintf(stdout, "  console      %s\n", sp.Console.Home)
 		c := cfg.ServiceProviders[i]
 		pinned := "pinned (signing_key_pins)"
 		if len(c.SigningKeyPins) == 0 {
@@ -227,27 +228,9 @@ func cmdBindings(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if sub == "show" {
 		return showBindings(ctx, st, *id, *events, stdout)
 	}
-	switch *site {
-	case "cn", "intl", "eu":
-	default:
-		return fmt.Errorf("--site %q: use cn, intl or eu", *site)
-	}
-	if *domainID == "" || len(*domainID) > 128 {
-		return errors.New("--domain-id is required (at most 128 characters)")
-	}
-	if *domainName != "" {
-		if err := customer.CheckAttribute("name", *domainName); err != nil {
-			return fmt.Errorf("--domain-name: %w", err)
-		}
-	}
-	now := time.Now().UTC()
-	err = st.PutBinding(ctx, storage.Binding{XAccountID: *id, Site: *site, DomainID: *domainID, DomainName: *domainName, Source: storage.SourceCLI, BoundAt: now})
-	if err != nil {
+	if _, err := customer.PutBinding(ctx, st, *id, customer.Binding{Site: *site, DomainID: *domainID, DomainName: *domainName,
+		Source: storage.SourceCLI}, "", time.Now()); err != nil {
 		return notFound(err, *id)
-	}
-	if err := st.AppendAudit(ctx, storage.AuditEvent{Time: now, Kind: "bind", XAccountID: *id, Site: *site, Outcome: "recorded",
-		Detail: "action=bind source=" + storage.SourceCLI + " domain_id=" + *domainID + " domain_name=" + *domainName}); err != nil {
-		return fmt.Errorf("the binding is recorded, but not its audit row: %w", err)
 	}
 	fmt.Fprintf(stdout, "bound %s on %s to Huawei Cloud account %s\n", *id, *site, *domainID)
 	return nil
@@ -262,7 +245,7 @@ func showBindings(ctx context.Context, st storage.Storage, id string, limit int,
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SITE\tDOMAIN_ID\tDOMAIN_NAME\tSOURCE\tCONVENTION\tEVENT\tBOUND")
 	n := 0
-	for _, s := range []string{"cn", "intl", "eu"} {
+	for _, s := range huawei.SiteNames() {
 		b, err := st.GetBinding(ctx, id, s)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue

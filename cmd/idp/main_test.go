@@ -190,7 +190,7 @@ func TestBindingsAdd(t *testing.T) {
 	}
 	// The CLI's binding is audited with its source.
 	audit, _, _ := idpCmd(t, "", "audit", "list", "--config", cfgPath, "--customer", "cust-1")
-	if !strings.Contains(audit, "action=bind source=cli domain_id=d1 domain_name=hw_account") {
+	if !strings.Contains(audit, "binding.put domain_id=d1 domain_name=hw_account action=bind source=cli") {
 		t.Errorf("audit list: %s", audit)
 	}
 }

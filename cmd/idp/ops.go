@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hcidp/config"
+	"hcidp/huawei"
 	"hcidp/keys"
 	"hcidp/metadata"
 )
@@ -85,7 +86,7 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	s, ok := metadata.LookupSite(*site)
+	s, ok := huawei.LookupSite(*site)
 	if !ok {
 		return fmt.Errorf("sp fetch: --site %q: use cn, intl or eu", *site)
 	}
@@ -94,7 +95,7 @@ func cmdSPFetch(args []string, stdout, stderr io.Writer) error {
 		src = s.MetadataURL
 	}
 	u, err := url.Parse(src)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && metadata.IsLoopbackHost(u.Hostname()))) {
+	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && huawei.IsLoopbackHost(u.Hostname()))) {
 		return fmt.Errorf("sp fetch: %q: an https URL is required", src)
 	}
 	// The site's pins: its signing_key_pins, the built-in key for cn.
