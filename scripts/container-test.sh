@@ -115,11 +115,12 @@ if ! "${podman[@]}" image exists "$static_image"; then
 fi
 
 # The Dockerfile, as written. The host's module and build caches are mounted
-# so that nothing is downloaded or compiled twice; GOPROXY is the host's.
+# so that nothing is downloaded or compiled twice; GOPROXY is the host's, but
+# not GOFLAGS (this sandbox sets -buildvcs=false there).
 say "building $image from deploy/Dockerfile"
 buildah bud --isolation chroot --pull=never -q -f deploy/Dockerfile -t "$image" \
   --build-arg GO_IMAGE="$go_image" --build-arg RUNTIME_IMAGE="$static_image" \
-  --build-arg GOPROXY="$(go env GOPROXY)" --build-arg GOFLAGS="$(go env GOFLAGS)" \
+  --build-arg GOPROXY="$(go env GOPROXY)" --build-arg GOFLAGS= \
   -v "$(go env GOMODCACHE):/go/pkg/mod" -v "$(go env GOCACHE):/root/.cache/go-build" . >/dev/null
 user=$("${podman[@]}" image inspect -f '{{.Config.User}}' "$image")
 [ "$user" = "65532:65532" ] || { say "the image runs as \"$user\", want 65532:65532 (non-root)" >&2; exit 1; }

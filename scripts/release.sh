@@ -10,9 +10,12 @@
 #                                 clean clone, so no local change can slip in
 #                                 (dist/idp-v1.2.0-linux-amd64, ...)
 #
-# The version and commit come from the Go toolchain's VCS stamping (never
-# -buildvcs=false): `idp version` prints them, and a release build fails if
-# the binary does not carry exactly VERSION and an unmodified tree.
+# The version and commit come from the Go toolchain's VCS stamping: the
+# build passes -buildvcs explicitly (auto for a snapshot, true for a release),
+# which overrides a -buildvcs=false in GOFLAGS. `idp version` prints them, and
+# a release build fails if the binary does not carry exactly VERSION and an
+# unmodified tree. (Go does not stamp a build inside a git worktree, whose
+# .git is a file; a release is built from a clone, so it always is.)
 #
 # Environment: DIST (output directory, default dist/), RELEASE_ARCHES
 # (default "amd64 arm64"). Verify a download with `sha256sum -c SHA256SUMS`
