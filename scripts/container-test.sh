@@ -192,9 +192,10 @@ name=hcidp-ct-$$
 run_idp "$name" -v "$data:/var/lib/hcidp"
 wait_ready "$name" "$port"
 [ "$(curl -fsS "http://127.0.0.1:$port/healthz")" = ok ] || { say "/healthz is not ok" >&2; exit 1; }
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -qx 'hcidp_database_up 1' ||
-  { say "/metrics lacks hcidp_database_up 1" >&2; exit 1; }
-curl -fsS "http://127.0.0.1:$port/saml/metadata" | grep -q 'entityID="http://127.0.0.1:'"$port"'/saml/metadata"' ||
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
+grep -qx 'hcidp_database_up 1' <<<"$metrics" || { say "/metrics lacks hcidp_database_up 1" >&2; exit 1; }
+metadata=$(curl -fsS "http://127.0.0.1:$port/saml/metadata")
+grep -q 'entityID="http://127.0.0.1:'"$port"'/saml/metadata"' <<<"$metadata" ||
   { say "/saml/metadata does not name the configured entityID" >&2; exit 1; }
 [ -s "$data/hcidp.db" ] || { say "no SQLite database in the data volume" >&2; exit 1; }
 "${podman[@]}" stop -t 20 "$name" >/dev/null
@@ -221,8 +222,9 @@ if have pg_isready && have psql && pg_isready -h 127.0.0.1 -p 5432 -q; then
   status=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$p1/api/v1/customers/ct-0001" \
     -H "Authorization: Bearer $apikey" -H 'Content-Type: application/json' -d '{"display_name":"Container Test"}')
   [ "$status" = 201 ] || { say "replica 1: PUT customer answered $status, want 201" >&2; exit 1; }
-  curl -fsS "http://127.0.0.1:$p2/api/v1/customers/ct-0001" -H "Authorization: Bearer $apikey" | grep -q '"display_name":"Container Test"' ||
-    { say "replica 2 does not see the customer written through replica 1" >&2; exit 1; }
+  customer=$(curl -fsS "http://127.0.0.1:$p2/api/v1/customers/ct-0001" -H "Authorization: Bearer $apikey")
+  grep -q '"display_name":"Container Test"' <<<"$customer" ||
+    { say "replica 2 does not see the customer written through replica 1: $customer" >&2; exit 1; }
   say "two replicas on PostgreSQL: a customer written through one is read through the other"
 else
   say "no PostgreSQL server on 127.0.0.1:5432: the two-replica check is skipped"
