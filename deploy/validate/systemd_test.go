@@ -143,8 +143,7 @@ func checkSQLitePaths(t *testing.T, u *serviceUnit, configText string) error {
 }
 
 // minimalConfig is a configuration without a database key: the built-in
-// default (sqlite:hcidp.db next to the configuration file) applies unless the
-// unit sets HCIDP_DATABASE.
+// default, sqlite:hcidp.db, resolves next to the configuration file.
 const minimalConfig = `base_url: https://idp.partner.example
 key_file: /etc/hcidp/idp.key
 cert_file: /etc/hcidp/idp.crt
@@ -155,10 +154,11 @@ service_providers:
 `
 
 // TestSystemdUnitStoresSQLiteInItsStateDirectory proves that
-// deploy/hcidp.service can open the default SQLite database: the database
+// deploy/hcidp.service runs the example configuration's SQLite database: it
 // lies in the unit's StateDirectory, writable, while /etc/hcidp (the
-// configuration and the keys) stays read-only; both with the example
-// configuration and with one that names no database.
+// configuration and the keys) stays read-only. The unit sets no
+// HCIDP_DATABASE: it would override hcidp.yaml for the service but not for
+// the admin commands an operator runs, which read hcidp.yaml alone.
 func TestSystemdUnitStoresSQLiteInItsStateDirectory(t *testing.T) {
 	b, err := os.ReadFile("../hcidp.service")
 	if err != nil {
@@ -177,35 +177,33 @@ func TestSystemdUnitStoresSQLiteInItsStateDirectory(t *testing.T) {
 	if u.workingDir != "" && !underAny(u.workingDir, u.writable) {
 		t.Errorf("WorkingDirectory=%s is outside the unit's writable paths %v", u.workingDir, u.writable)
 	}
+	if v, ok := u.env["HCIDP_DATABASE"]; ok {
+		t.Errorf("the unit sets HCIDP_DATABASE=%s: the service and the admin commands would use different databases", v)
+	}
 	example, err := os.ReadFile("../hcidp.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name   string
-		config string
-	}{
-		{"example configuration", string(example)},
-		{"configuration without a database key", minimalConfig},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := checkSQLitePaths(t, u, tc.config); err != nil {
-				t.Error(err)
-			}
-		})
-	}
+	t.Run("example configuration", func(t *testing.T) {
+		if err := checkSQLitePaths(t, u, string(example)); err != nil {
+			t.Error(err)
+		}
+	})
 
-	// The check itself: the unit as it was before StateDirectory= resolved
-	// the default database next to the read-only configuration.
-	t.Run("the old unit is caught", func(t *testing.T) {
-		old := strings.NewReplacer("StateDirectory=hcidp\n", "", "Environment=HCIDP_DATABASE=sqlite:/var/lib/hcidp/hcidp.db\n", "").Replace(string(b))
-		ou, err := parseServiceUnit(old)
+	// The check itself, on the two ways to get it wrong.
+	t.Run("a database next to the configuration is caught", func(t *testing.T) {
+		err := checkSQLitePaths(t, u, minimalConfig)
+		if err == nil || !strings.Contains(err.Error(), "/etc/hcidp") {
+			t.Fatalf("the collision of sqlite:hcidp.db with ReadOnlyPaths=/etc/hcidp was not found: %v", err)
+		}
+	})
+	t.Run("a unit without StateDirectory is caught", func(t *testing.T) {
+		ou, err := parseServiceUnit(strings.Replace(string(b), "StateDirectory=hcidp\n", "", 1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = checkSQLitePaths(t, ou, minimalConfig)
-		if err == nil || !strings.Contains(err.Error(), "/etc/hcidp") {
-			t.Fatalf("the collision of the default database with ReadOnlyPaths=/etc/hcidp was not found: %v", err)
+		if err := checkSQLitePaths(t, ou, string(example)); err == nil || !strings.Contains(err.Error(), "/var/lib/hcidp") {
+			t.Fatalf("a read-only /var/lib/hcidp under ProtectSystem=strict was not found: %v", err)
 		}
 	})
 
