@@ -158,14 +158,16 @@ service_providers:
 EOF
 chmod 0644 "$etc/hcidp.yaml"
 
-# run_idp NAME ARGS...: starts the image in the background, locked down as
-# in deploy/kubernetes/deployment.yaml.
+# run_idp NAME [PODMAN-OPTIONS...] [-- IDP-ARGS...]: starts the image in the
+# background, locked down as in deploy/kubernetes/deployment.yaml.
 run_idp() {
-  local name=$1
+  local name=$1 opts=() args=()
   shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && args=("$@")
   containers+=("$name")
   "${podman[@]}" run -d --name "$name" --network host --read-only --cap-drop ALL \
-    --security-opt no-new-privileges "${limits[@]}" -v "$etc:/etc/hcidp:ro" "$@" "$image" >/dev/null
+    --security-opt no-new-privileges "${limits[@]}" "${opts[@]}" "$image" "${args[@]}" >/dev/null
 }
 # wait_ready NAME PORT: waits up to 60 s for /readyz to answer 200.
 wait_ready() {
@@ -189,7 +191,7 @@ wait_ready() {
 }
 
 name=hcidp-ct-$$
-run_idp "$name" -v "$data:/var/lib/hcidp"
+run_idp "$name" -v "$etc:/etc/hcidp:ro" -v "$data:/var/lib/hcidp"
 wait_ready "$name" "$port"
 [ "$(curl -fsS "http://127.0.0.1:$port/healthz")" = ok ] || { say "/healthz is not ok" >&2; exit 1; }
 metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
@@ -208,16 +210,25 @@ if [ "$code" != 0 ] || ! grep -q 'shutting down' <<<"$logs"; then
 fi
 say "$name: SIGTERM drained and exited 0"
 
-# Two replicas on one PostgreSQL database, as on Kubernetes.
+# Two replicas on one PostgreSQL database. The second runs as on Kubernetes:
+# the configuration of deploy/kubernetes/hcidp.yaml (its addresses moved to
+# loopback ports) at /etc/hcidp/config, the keys at /etc/hcidp/keys.
 if have pg_isready && have psql && pg_isready -h 127.0.0.1 -p 5432 -q; then
   pgdb=hcidp_container_$$
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $pgdb"
   dsn="postgres://postgres@127.0.0.1:5432/$pgdb?sslmode=disable"
   apikey=$(head -c 32 /dev/urandom | base64 | tr -d '\n/+=')
   p1=$(free_port) p2=$(free_port)
-  run_idp "$name-1" -e HCIDP_DATABASE="$dsn" -e HCIDP_LISTEN="127.0.0.1:$p1" -e HCIDP_API_KEY="$apikey"
+  run_idp "$name-1" -v "$etc:/etc/hcidp:ro" -e HCIDP_DATABASE="$dsn" -e HCIDP_LISTEN="127.0.0.1:$p1" -e HCIDP_API_KEY="$apikey"
   wait_ready "$name-1" "$p1" # the first applies the migrations
-  run_idp "$name-2" -e HCIDP_DATABASE="$dsn" -e HCIDP_LISTEN="127.0.0.1:$p2" -e HCIDP_API_KEY="$apikey"
+  k8s=$work/k8s-config
+  mkdir -p "$k8s"
+  sed -e "s|^listen: 0.0.0.0:[0-9]*|listen: 127.0.0.1:$p2|" -e "s|^metrics_listen: 0.0.0.0:[0-9]*|metrics_listen: 127.0.0.1:$(free_port)|" \
+    deploy/kubernetes/hcidp.yaml >"$k8s/hcidp.yaml"
+  grep -q "^listen: 127.0.0.1:$p2" "$k8s/hcidp.yaml" || { say "deploy/kubernetes/hcidp.yaml has no listen: 0.0.0.0:PORT line" >&2; exit 1; }
+  chmod 0644 "$k8s/hcidp.yaml"
+  run_idp "$name-2" -v "$k8s:/etc/hcidp/config:ro" -v "$etc:/etc/hcidp/keys:ro" \
+    -e HCIDP_DATABASE="$dsn" -e HCIDP_API_KEY="$apikey" -- serve --config /etc/hcidp/config/hcidp.yaml
   wait_ready "$name-2" "$p2"
   status=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$p1/api/v1/customers/ct-0001" \
     -H "Authorization: Bearer $apikey" -H 'Content-Type: application/json' -d '{"display_name":"Container Test"}')
@@ -225,7 +236,7 @@ if have pg_isready && have psql && pg_isready -h 127.0.0.1 -p 5432 -q; then
   customer=$(curl -fsS "http://127.0.0.1:$p2/api/v1/customers/ct-0001" -H "Authorization: Bearer $apikey")
   grep -q '"display_name":"Container Test"' <<<"$customer" ||
     { say "replica 2 does not see the customer written through replica 1: $customer" >&2; exit 1; }
-  say "two replicas on PostgreSQL: a customer written through one is read through the other"
+  say "two replicas on PostgreSQL (one with the Kubernetes configuration): a customer written through one is read through the other"
 else
   say "no PostgreSQL server on 127.0.0.1:5432: the two-replica check is skipped"
 fi
