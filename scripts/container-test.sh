@@ -57,6 +57,9 @@ cleanup() {
   for c in "${containers[@]}"; do "${podman[@]}" rm -f -t 2 "$c" >/dev/null 2>&1 || true; done
   if [ -n "$pgdb" ]; then psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pgdb" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
+  # Untagged images left by this and earlier builds (the build stage, the
+  # previous localhost/hcidp:ci): all derive from the stand-ins' label.
+  "${podman[@]}" image prune -f --filter label=hcidp.standin >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
