@@ -62,7 +62,7 @@ func (v buildVersion) String() string {
 	rev := v.Revision
 	switch {
 	case rev == "":
-		rev = "unknown (built without VCS information, e.g. from a source archive or with -buildvcs=false)"
+		rev = "unknown (built without VCS information: from a source archive, a git worktree, or with -buildvcs=false)"
 	case v.Modified:
 		rev += " (modified: built with uncommitted changes)"
 	}
