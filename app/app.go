@@ -210,6 +210,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 		return nil, err
 	}
 	in.Store = st
+	metrics.RegisterDatabaseUp(in.Registry, st.Ping)
 	var sessionStore scs.Store
 	if cfg.SessionStore != "database" {
 		in.redis = &redis.Pool{

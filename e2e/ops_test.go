@@ -73,6 +73,9 @@ func TestMetricsMove(t *testing.T) {
 	if !strings.Contains(after, `hcidp_certificate_expiry_timestamp_seconds{role="idp"`) {
 		t.Errorf("no IdP certificate expiry gauge in /metrics")
 	}
+	if v := metricValue(t, after, "hcidp_database_up"); v != 1 {
+		t.Errorf("hcidp_database_up = %v with the database up, want 1", v)
+	}
 }
 
 // TestReadyz: the public /readyz gives the status and the failing checks

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (.ci/run calls this script).
-# It installs what the tests need (xmlsec1, Chromium, CJK fonts) when missing,
-# starts the local PostgreSQL and Redis when they are installed but stopped,
-# and runs every Go test with the race detector. Tests that need PostgreSQL or
-# Redis skip, saying so, only when those servers are truly absent.
+# It installs what the tests need (xmlsec1, Chromium, CJK fonts, promtool,
+# podman and buildah) when missing, waiting for another apt or dpkg to finish
+# rather than failing (scripts/install-test-deps.sh), starts the local
+# PostgreSQL and Redis when they are installed but stopped, and runs every Go
+# test with the race detector (among them the release build), the deployment
+# checks (deploy/validate, promtool) and the container image test. Tests that
+# need PostgreSQL or Redis skip, saying so, only when those servers are truly
+# absent; the container step only when podman or buildah cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +52,16 @@ go vet ./...
 
 echo "test.sh: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
+
+echo "test.sh: deployment files (deploy/validate: Kubernetes manifests, systemd unit, dashboard)"
+(cd deploy/validate && go vet ./... && go test -count=1 ./...)
+
+echo "test.sh: Prometheus alerts (promtool check rules, promtool test rules)"
+promtool check rules deploy/prometheus/alerts.yaml
+promtool test rules deploy/prometheus/alerts_test.yaml
+
+echo "test.sh: container image (scripts/container-test.sh)"
+bash scripts/container-test.sh
 
 if [ -x scripts/fuzz.sh ]; then
   echo "test.sh: fuzz targets (short, bounded)"

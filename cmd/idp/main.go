@@ -12,6 +12,7 @@
 //	idp bindings add|show --config F
 //	idp audit list --config F
 //	idp check [--config F] FILE|-   validate a SAML Response against the profile
+//	idp version                     print the version and the commit it was built from
 package main
 
 import (
@@ -50,6 +51,7 @@ commands:
   bindings add|show --config F ...    record a Huawei Cloud binding; show bindings and bind events
   audit list --config F [--since T] [--customer ID]
   check [--config F] FILE|-           validate a SAML Response (XML or base64) against the profile
+  version                             print the version and the commit it was built from (also --version)
 
 Run "idp COMMAND -h" for the flags of a command.
 `
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAudit(ctx, rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdin, stdout, stderr)
+	case "version", "--version":
+		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
