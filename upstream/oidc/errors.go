@@ -89,7 +89,7 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(\.[A-Za-z0-9
 
 // sanitize makes outside text safe for a log line and a page: printable
 // ASCII only (the error_description alphabet of RFC 6749 §4.1.2.1: '"'
-// becomes '\'' and '\' becomes '?'), anything credential-shaped and every
+// becomes '\” and '\' becomes '?'), anything credential-shaped and every
 // given secret replaced, at most maxDetail bytes.
 func sanitize(s string, secrets ...string) string {
 	for _, sec := range secrets {
