@@ -88,9 +88,10 @@ const maxDetail = 200
 var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*)*|[A-Za-z0-9_~+=-]{40,}`)
 
 // sanitize makes outside text safe for a log line and a page: printable
-// ASCII only (the error_description alphabet of RFC 6749 §4.1.2.1: '"'
-// becomes '\” and '\' becomes '?'), anything credential-shaped and every
-// given secret replaced, at most maxDetail bytes.
+// ASCII only (the error_description alphabet of RFC 6749 §4.1.2.1; a double
+// quote becomes a single one, a backslash a question mark), anything
+// credential-shaped and every given secret replaced, at most maxDetail
+// bytes.
 func sanitize(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if sec != "" {
