@@ -70,7 +70,8 @@ func TestAttackTokenForAnotherAudienceRefused(t *testing.T) {
 		name string
 		edit func(map[string]any)
 	}{
-		{"audience is another client", func(c map[string]any) { c["aud"] = []string{"portal-shop"}; c["azp"] = "portal-shop" }},
+		{"audience is another client", func(c map[string]any) { c["aud"] = []string{"portal-shop"}; delete(c, "azp") }},
+		{"audience and azp are another client", func(c map[string]any) { c["aud"] = []string{"portal-shop"}; c["azp"] = "portal-shop" }},
 		{"audience includes us, issued to another party", func(c map[string]any) {
 			c["aud"] = []string{"portal-shop", testClientID}
 			c["azp"] = "portal-shop"
@@ -181,7 +182,10 @@ func TestAttackAlgNoneRefused(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		body["id_token"] = unsigned(t, claims) // the provider's own claims, unsigned
+		// The provider's own claims, unsigned; at_hash goes too, since its
+		// hash would follow the (absent) algorithm.
+		delete(claims, "at_hash")
+		body["id_token"] = unsigned(t, claims)
 	})
 	p, q := e.begin(t)
 	_, err := e.rp.Finish(context.Background(), q, p)
@@ -424,9 +428,6 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	_, err = e.rp.Finish(context.Background(), q, p)
 	errs = append(errs, err)
 
-	for _, err := range errs {
-		t.Log(err)
-	}
 	secrets = append(secrets, sent...)
 	secrets = append(secrets, testSecret)
 	logs := e.logs.String()
@@ -454,4 +455,47 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	if strings.Contains(e.cfg.String(), testSecret) {
 		t.Error("Config.String reveals the client secret")
 	}
+}
+
+func TestAttackSwappedAccessTokenRefused(t *testing.T) {
+	e := newEnv(t)
+	e.op.OnTokenResponse(func(body map[string]any) {
+		body["access_token"] = "an-access-token-of-another-grant" // the ID token's at_hash is for the real one
+	})
+	p, q := e.begin(t)
+	_, err := e.rp.Finish(context.Background(), q, p)
+	wantReason(t, err, oidc.ReasonToken)
+}
+
+func TestUserinfoForAnotherSubjectRefused(t *testing.T) {
+	bob := portalop.User{Subject: "bob-sub", Username: "bob_b", Password: "builder-42", Claims: map[string]any{"xaccount_id": "cust-0002"}}
+	e := newEnv(t, func(op *portalopConfig, _ *oidc.Config, _ *oidc.Options) {
+		op.ClaimsInUserinfoOnly = true
+		op.Users = append(op.Users, bob)
+	})
+	// Bob signs in; his access token is kept.
+	var bobToken string
+	e.op.OnTokenResponse(func(body map[string]any) { bobToken, _ = body["access_token"].(string) })
+	p, authURL, err := e.rp.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rp.Finish(context.Background(), e.signIn(t, authURL, bob.Username, bob.Password, "login"), p); err != nil {
+		t.Fatal(err)
+	}
+	// Alice's token response carries Bob's access token (and an ID token
+	// re-signed without at_hash): userinfo then speaks of Bob.
+	e.op.OnTokenResponse(func(body map[string]any) {
+		claims, err := e.op.IDTokenClaims(body["id_token"].(string))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		delete(claims, "at_hash")
+		body["id_token"], _ = e.op.SignIDToken(claims)
+		body["access_token"] = bobToken
+	})
+	p, q := e.begin(t)
+	_, err = e.rp.Finish(context.Background(), q, p)
+	wantReason(t, err, oidc.ReasonUserinfo)
 }
