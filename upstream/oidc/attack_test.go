@@ -499,3 +499,29 @@ func TestUserinfoForAnotherSubjectRefused(t *testing.T) {
 	_, err = e.rp.Finish(context.Background(), q, p)
 	wantReason(t, err, oidc.ReasonUserinfo)
 }
+
+// TestConcurrentFirstSignIns: many sign-ins at once on a fresh provider
+// share one discovery.
+func TestConcurrentFirstSignIns(t *testing.T) {
+	e := newEnv(t)
+	ct := &countingTransport{}
+	rp, err := oidc.New(e.cfg, testBaseURL, oidc.Options{HTTPClient: &http.Client{Transport: ct, Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, _, err := rp.Begin(context.Background())
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ct.n.Load(); n != 1 {
+		t.Fatalf("%d discovery requests, want 1", n)
+	}
+}
