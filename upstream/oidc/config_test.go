@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func noEnv(string) string { return "" }
@@ -147,5 +149,41 @@ func TestConfigSecretSources(t *testing.T) {
 				t.Fatal("the printed config reveals the secret")
 			}
 		})
+	}
+}
+
+// TestConfigYAMLKeys decodes the keys of the upstream_oidc section strictly.
+func TestConfigYAMLKeys(t *testing.T) {
+	const doc = `
+issuer: https://keycloak.partner.example/realms/portal
+client_id: hcidp
+client_secret: 0123456789abcdef
+scopes: [openid, profile, email, phone]
+claim_xaccount_id: xaccount_id
+claim_email: email
+claim_name: preferred_username
+claim_mobile: phone_number
+claim_display_name: name
+create_customers: true
+display_name: Partner Portal
+password_login: false
+`
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Prepare(noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClaimXAccountID != "xaccount_id" || c.ClaimMobile != "phone_number" || !c.CreateCustomers || c.PasswordLoginEnabled() ||
+		c.DisplayName != "Partner Portal" || len(c.Scopes) != 4 || c.Secret() != "0123456789abcdef" {
+		t.Fatalf("decoded %+v", c)
+	}
+	dec = yaml.NewDecoder(strings.NewReader("client_secrets: x\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&Config{}); err == nil {
+		t.Fatal("an unknown key was accepted")
 	}
 }

@@ -209,14 +209,16 @@ func (p *Provider) discovered(ctx context.Context) (*upstream, error) {
 	}
 	now := p.now()
 	if p.lastErr != nil && now.Sub(p.lastTry) < p.retry && !now.Before(p.lastTry) {
-		return nil, p.lastErr
+		e := *p.lastErr // each caller gets its own copy
+		return nil, &e
 	}
 	p.lastTry = now
 	up, err := p.discover(ctx)
 	if err != nil {
 		p.lastErr = fail(ReasonDiscovery, sanitize(err.Error(), p.cfg.Secret()))
 		p.log.WarnContext(ctx, "upstream oidc discovery failed", "issuer", p.cfg.Issuer, "err", p.lastErr.Detail)
-		return nil, p.lastErr
+		e := *p.lastErr
+		return nil, &e
 	}
 	p.up, p.lastErr = up, nil
 	p.log.InfoContext(ctx, "upstream oidc provider discovered", "issuer", p.cfg.Issuer,
