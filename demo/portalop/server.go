@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hcidp/huawei"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
-
-	"hcidp/metadata"
 )
 
 // User is a demo portal account. The ID token and userinfo carry: sub
@@ -93,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	host, _, err := net.SplitHostPort(cfg.Addr)
-	if err != nil || !metadata.IsLoopbackHost(host) {
+	if err != nil || !huawei.IsLoopbackHost(host) {
 		return nil, fmt.Errorf("portalop: %q is not a loopback address (the demo provider binds 127.0.0.1, ::1 or localhost only)", cfg.Addr)
 	}
 	if cfg.Title == "" {

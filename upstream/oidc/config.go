@@ -3,6 +3,7 @@ package oidc
 import (
 	"errors"
 	"fmt"
+	"hcidp/huawei"
 	"log/slog"
 	"net/url"
 	"os"
@@ -10,8 +11,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"hcidp/metadata"
 )
 
 // SecretEnv names the environment variable that, when set, is the client
@@ -235,7 +234,7 @@ func checkIssuer(s string) error {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
 	}
-	if u.Scheme == "http" && !metadata.IsLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !huawei.IsLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("%q uses plain http: use https (http is accepted only for 127.0.0.1, ::1 and localhost)", s)
 	}
 	return nil
