@@ -1,5 +1,7 @@
 // Package app wires a configuration into a running IdP: it opens the
-// database, loads keys and SP metadata, builds the idp.Server and serves it
+// database, loads keys and SP metadata, fills in the web server's Config
+// (and the SAML core's) from the configuration file, builds the
+// server.Server and serves it
 // with TLS (optional), metrics, SIGHUP reloads and a graceful shutdown.
 // cmd/idp and the demo both use it.
 package app
@@ -31,8 +33,10 @@ import (
 	"hcidp/keys"
 	"hcidp/metadata"
 	"hcidp/metrics"
+	"hcidp/server"
 	"hcidp/storage"
 	"hcidp/storage/backend"
+	"hcidp/web"
 )
 
 // expiryWarning is how long before a certificate's expiry hcidp starts warning.
@@ -42,7 +46,7 @@ const expiryWarning = 30 * 24 * time.Hour
 type Instance struct {
 	Config   *config.Config
 	Store    storage.Storage
-	IdP      *idp.Server
+	Server   *server.Server
 	Cert     *x509.Certificate
 	SPs      []*idp.ServiceProvider
 	Log      *slog.Logger
@@ -121,6 +125,8 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Portal serves the demo portal page at "/" (idp demo only).
+	Portal bool
 }
 
 // Signing is the loaded signing material.
@@ -129,6 +135,11 @@ type Signing struct {
 	Cert   *x509.Certificate
 	// Next is the next certificate during a key rollover, else nil.
 	Next *x509.Certificate
+}
+
+// Trust is what the SAML core trusts and signs with: sps and this key pair.
+func (s *Signing) Trust(sps []*idp.ServiceProvider) idp.Trust {
+	return idp.Trust{SPs: sps, Signer: s.Signer, Cert: s.Cert, Next: s.Next}
 }
 
 // Certs returns the certificates to publish: current, then next.
@@ -229,15 +240,51 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 		}
 		sessionStore = redisstore.NewWithPrefix(in.redis, "hcidp:session:")
 	}
-	srv, err := idp.New(idp.Options{Config: cfg, Store: st, Signer: sg.Signer, Cert: sg.Cert, NextCert: sg.Next, SPs: sps,
-		Logger: log, Now: in.now, Metrics: in.Metrics, SessionStore: sessionStore})
+	sc, err := ServerConfig(cfg)
 	if err != nil {
 		in.Close()
 		return nil, err
 	}
-	in.IdP, in.Cert, in.SPs = srv, sg.Cert, sps
+	sc.Portal = o.Portal
+	srv, err := server.New(sc, server.Options{Store: st, Trust: sg.Trust(sps), Logger: log, Metrics: in.Metrics,
+		SessionStore: sessionStore, Now: in.now})
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	in.Server, in.Cert, in.SPs = srv, sg.Cert, sps
 	in.recordCertificates(sg, sps)
 	return in, nil
+}
+
+// SSOURL is the SingleSignOnService location for cfg.
+func SSOURL(cfg *config.Config) string { return cfg.BaseURL + "/saml/sso" }
+
+// ServerConfig fills in the web server's configuration (and the SAML
+// core's) from the configuration file: the packages that serve never see
+// the file's types.
+func ServerConfig(cfg *config.Config) (server.Config, error) {
+	var proxies web.Proxies
+	for _, p := range cfg.TrustedProxies {
+		n, err := config.ParseNet(p)
+		if err != nil {
+			return server.Config{}, fmt.Errorf("trusted_proxies: %w", err)
+		}
+		proxies = append(proxies, n)
+	}
+	return server.Config{
+		IdP: idp.Config{EntityID: cfg.EntityID, SSOURL: SSOURL(cfg), BpID: cfg.BpID, ClockSkew: cfg.ClockSkew.D(),
+			RequestLifetime: cfg.RequestLifetime.D(), AssertionLifetime: cfg.AssertionLifetime.D(), AllowSHA1: cfg.AllowSHA1},
+		BaseURL: cfg.BaseURL, XAccountType: cfg.XAccountType, SessionLifetime: cfg.SessionLifetime.D(),
+		SessionIdleTimeout: cfg.SessionIdleTimeout.D(), BindWindow: cfg.BindWindow.D(), TrustedProxies: proxies,
+		APIKey: cfg.APIKey,
+	}, nil
+}
+
+// BuildMetadata renders the IdP metadata for cfg with certs (current, then
+// the next one during a rollover): what GET /saml/metadata serves.
+func BuildMetadata(cfg *config.Config, certs ...*x509.Certificate) ([]byte, error) {
+	return idp.BuildMetadata(cfg.EntityID, SSOURL(cfg), certs...)
 }
 
 func (in *Instance) recordCertificates(sg *Signing, sps []*idp.ServiceProvider) {
@@ -292,7 +339,7 @@ func (in *Instance) Reload() error {
 	if err := in.loadTLS(); err != nil {
 		return err
 	}
-	if err := in.IdP.Reload(sps, sg.Signer, sg.Cert, sg.Next); err != nil {
+	if err := in.Server.Reload(sg.Trust(sps)); err != nil {
 		return err
 	}
 	in.Cert, in.SPs = sg.Cert, sps
@@ -317,7 +364,7 @@ func (in *Instance) Close() error {
 // Handler is the complete HTTP handler: the IdP, and /metrics unless
 // metrics_listen moves it to its own listener.
 func (in *Instance) Handler() http.Handler {
-	h := in.IdP.Handler()
+	h := in.Server.Handler()
 	if in.Config.MetricsListen != "" {
 		return h
 	}
@@ -337,7 +384,7 @@ func (in *Instance) metricsHandler() http.Handler {
 func (in *Instance) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", in.metricsHandler())
-	mux.Handle("GET /readyz", in.IdP.ReadinessDetail())
+	mux.Handle("GET /readyz", in.Server.ReadinessDetail())
 	if in.Config.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

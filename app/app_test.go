@@ -104,12 +104,12 @@ func TestReloadSwitchesSigningKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	old := in.IdP.Metadata()
+	old := in.Server.IdP().Metadata()
 	writePair(t, filepath.Dir(cfg.KeyFile), "hcidp rotated") // what keys rotate leaves in place
 	if err := in.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Equal(old, in.IdP.Metadata()) || in.Cert.Subject.CommonName != "hcidp rotated" {
+	if bytes.Equal(old, in.Server.IdP().Metadata()) || in.Cert.Subject.CommonName != "hcidp rotated" {
 		t.Fatal("Reload did not switch to the new key pair")
 	}
 	// A broken key file is refused and the running key kept.

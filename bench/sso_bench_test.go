@@ -113,7 +113,7 @@ func BenchmarkSSO(b *testing.B) {
 	for _, bits := range []int{2048, 4096} {
 		b.Run(fmt.Sprintf("SP-RSA%d", bits), func(b *testing.B) {
 			e := startEnv(b, bits)
-			h := e.env.IdP.IdP.Handler()
+			h := e.env.IdP.Server.Handler()
 			// One checked answer first: xmlsec1 verifies it.
 			first, err := PresignRequests(e.env.IAM, 1, mockiam.RequestOptions{})
 			if err != nil {

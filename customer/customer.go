@@ -1,86 +1,35 @@
-// Package customer holds the rules a partner customer record must meet
-// (PROFILE.md §3 attribute table and "Identifiers and accounts") and the
-// password hashing used at login. Every writer of customers (the CLI, the
-// portal API) goes through Validate, so a malformed value never reaches an
-// assertion.
+// Package customer is the one write path for partner customers and their
+// bindings (the CLI, the portal API, an upstream sign-in that creates
+// customers): the record rules (Huawei's attribute rules live in package
+// huawei, docs/profile.md §3 and "Identifiers and accounts"), and the
+// password hashing used at login. Every writer goes through Validate, so a
+// malformed value never reaches an assertion.
 package customer
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"hcidp/huawei"
 	"hcidp/storage"
 )
 
-// Limits from PROFILE.md §3.
+// Limits of a customer record beyond Huawei's attribute rules.
 const (
-	MaxIDLength       = 128
-	MaxEmailLength    = 64
-	MinNameLength     = 5
-	MaxNameLength     = 32
-	MaxMobileLength   = 32
+	MaxIDLength       = huawei.MaxXAccountID
 	MaxDisplayName    = 128
 	MinPasswordLength = 8
 	MaxPasswordLength = 1024
 )
 
-var (
-	// emailRE is Huawei's e-mail rule, verbatim from PROFILE.md §3.
-	emailRE = regexp.MustCompile("^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
-	// nameRE: letters, digits, '-', '_', not starting with a digit.
-	nameRE = regexp.MustCompile(`^[a-zA-Z_-][0-9a-zA-Z_-]*$`)
-	// mobileRE: an optional '+', then digits with optional spaces or dashes.
-	mobileRE = regexp.MustCompile(`^\+?[0-9][0-9 -]*[0-9]$`)
-)
+// ValidateID checks an xAccountId (huawei.CheckXAccountID).
+func ValidateID(id string) error { return huawei.CheckXAccountID(id) }
 
-// ValidateID checks an xAccountId: 1-128 printable characters, no leading or
-// trailing space.
-func ValidateID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("xAccountId is required")
-	case len(id) > MaxIDLength:
-		return fmt.Errorf("xAccountId is %d bytes long; at most %d are allowed", len(id), MaxIDLength)
-	case !printable(id):
-		return errors.New("xAccountId contains control characters or invalid UTF-8")
-	case strings.TrimSpace(id) != id:
-		return errors.New("xAccountId has leading or trailing spaces")
-	}
-	return nil
-}
-
-// CheckAttribute checks one optional attribute value against its rule.
-func CheckAttribute(name, value string) error {
-	switch name {
-	case "email":
-		if len(value) > MaxEmailLength {
-			return fmt.Errorf("email is %d characters long; at most %d are allowed", len(value), MaxEmailLength)
-		}
-		if !emailRE.MatchString(value) {
-			return fmt.Errorf("email %q is not an address Huawei Cloud accepts", value)
-		}
-	case "name":
-		if n := utf8.RuneCountInString(value); n < MinNameLength || n > MaxNameLength {
-			return fmt.Errorf("name must be %d to %d characters long (got %d)", MinNameLength, MaxNameLength, n)
-		}
-		if !nameRE.MatchString(value) {
-			return fmt.Errorf("name %q may contain only letters, digits, '-' and '_' and must not start with a digit", value)
-		}
-	case "mobile":
-		if len(value) > MaxMobileLength || !mobileRE.MatchString(value) {
-			return fmt.Errorf("mobile %q is not a phone number (digits, optional leading '+', spaces or dashes; at most %d characters)", value, MaxMobileLength)
-		}
-	default:
-		return fmt.Errorf("unknown attribute %q", name)
-	}
-	return nil
-}
+// CheckAttribute checks one optional attribute (huawei.CheckAttribute).
+func CheckAttribute(name, value string) error { return huawei.CheckAttribute(name, value) }
 
 // Validate checks a whole customer record before it is written.
 func Validate(c storage.Customer) error {
@@ -88,7 +37,7 @@ func Validate(c storage.Customer) error {
 	if err := ValidateID(c.XAccountID); err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.DisplayName) > MaxDisplayName || !printable(c.DisplayName) {
+	if len(c.DisplayName) > MaxDisplayName || !huawei.Printable(c.DisplayName) {
 		errs = append(errs, fmt.Errorf("display name must be at most %d printable characters", MaxDisplayName))
 	}
 	for _, a := range [][2]string{{"email", c.Email}, {"name", c.Name}, {"mobile", c.Mobile}} {
@@ -114,18 +63,6 @@ func CheckPassword(pw string) error {
 		return errors.New("the password is not valid UTF-8")
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\uFFFD' {
-			return false
-		}
-	}
-	return true
 }
 
 // Add validates and creates a customer with a password (may be "" for

@@ -181,7 +181,7 @@ service_providers:
 	if o.Config != nil {
 		o.Config(cfg)
 	}
-	in, err := app.New(ctx, cfg, app.Options{Logger: o.Logger.With("component", "idp")})
+	in, err := app.New(ctx, cfg, app.Options{Logger: o.Logger.With("component", "idp"), Portal: true})
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -114,6 +114,9 @@ func auditKinds(t *testing.T, env *demo.Env, id string) []string {
 	}
 	var kinds []string
 	for _, e := range events {
+		if e.Kind == "login" { // sign-ins are audited too; their tests check them
+			continue
+		}
 		kinds = append(kinds, e.Kind+":"+e.Detail)
 	}
 	return kinds

@@ -171,7 +171,7 @@ func TestUnbindThenBindAgainWithTheSameDocument(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e.Kind+":"+e.Outcome)
 	}
-	if got := strings.Join(kinds, ","); got != "response:issued,bind:bound,bind:unbound,bind:bound" {
+	if got := strings.Join(kinds, ","); got != "login:success,response:issued,bind:bound,bind:unbound,bind:bound" {
 		t.Errorf("audit log = %s", got)
 	}
 }

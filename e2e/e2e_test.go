@@ -91,7 +91,7 @@ func samlResponse(t *testing.T, env *demo.Env, p *page) (xml []byte, res *check.
 	xmlsectest.Verify(t, xml, cert)
 
 	// crewjam/saml as an independent SP library.
-	idpMeta, err := samlsp.ParseMetadata(env.IdP.IdP.Metadata())
+	idpMeta, err := samlsp.ParseMetadata(env.IdP.Server.IdP().Metadata())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +170,8 @@ func TestFirstLoginBindThenConsoleThenSecondSSOWithoutPassword(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e.Kind)
 	}
-	if strings.Join(kinds, ",") != "response,bind,response" {
-		t.Errorf("audit log = %v, want response,bind,response", kinds)
+	if strings.Join(kinds, ",") != "login,response,bind,response" {
+		t.Errorf("audit log = %v, want login,response,bind,response", kinds)
 	}
 }
 
@@ -200,8 +200,11 @@ func TestWrongPasswordIssuesNothing(t *testing.T) {
 	if p.Status != 401 || !strings.Contains(p.Body, "incorrect") || strings.Contains(p.Body, "SAMLResponse") {
 		t.Fatalf("wrong password: %d\n%s", p.Status, p.Body)
 	}
+	// Nothing but the failed attempt itself: the account tried, the
+	// client, the outcome; no Response, no binding.
 	events, _ := env.IdP.Store.ListAudit(context.Background(), storage.AuditFilter{})
-	if len(events) != 0 {
+	if len(events) != 1 || events[0].Kind != "login" || events[0].Outcome != "failure" || events[0].XAccountID != env.Username ||
+		events[0].ClientAddr == "" || !strings.Contains(events[0].Detail, "method=password") {
 		t.Fatalf("audit rows written for a failed login: %v", events)
 	}
 }

@@ -63,8 +63,7 @@ func docErr(reason, format string, a ...any) *DocumentError {
 
 // ParseBindDocument decodes the notification's JSON strictly: exactly one
 // object, UTF-8, no duplicate key at any depth, nesting at most 8;
-// xUserId a string (xAccountId, when present, the same; the caller checks
-// it is a valid customer ID);
+// xUserId a valid customer ID (xAccountId, when present, the same);
 // domainId 1..128 printable characters; domainName at most 64;
 // bindAction "0"/0 or absent (bind) or "1"/1 (unbind): Huawei's table types
 // it as a string, its example carries the number. Unknown fields are
@@ -102,7 +101,10 @@ func ParseBindDocument(raw []byte) (*BindDocument, error) {
 	case !ok:
 		return nil, docErr("bind.customer_id", "bindRequest has no xUserId")
 	}
-	d.XUserID = user // the caller applies the customer ID rules (package customer)
+	if err := CheckXAccountID(user); err != nil {
+		return nil, docErr("bind.customer_id", "bindRequest xUserId: %v", err)
+	}
+	d.XUserID = user
 	if acct, ok, err := str("xAccountId"); err != nil {
 		return nil, err
 	} else if ok && acct != user {

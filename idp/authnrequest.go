@@ -49,7 +49,7 @@ const (
 	maxXMLDepth          = 16
 	maxXMLElements       = 256
 	maxRequestIDLength   = 256
-	maxEncodedSAMLObject = maxURLBytes
+	maxEncodedSAMLObject = MaxURLBytes
 )
 
 // inflaters reuses DEFLATE decompressors (each holds a 32 KiB window).

@@ -104,7 +104,7 @@ func BenchmarkParseSignedQuery(b *testing.B) {
 	q, _ := benchSignedQuery(b, spKey(b, 2048))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ref := parseSignedQuery(q, "SAMLRequest", "RelayState", "SigAlg", "Signature"); ref != nil {
+		if _, ref := ParseSignedQuery(q, "SAMLRequest", "RelayState", "SigAlg", "Signature"); ref != nil {
 			b.Fatal(ref)
 		}
 	}
@@ -117,18 +117,18 @@ func BenchmarkVerifyQuerySignature(b *testing.B) {
 		b.Run(fmt.Sprintf("RSA%d", bits), func(b *testing.B) {
 			sp := spKey(b, bits)
 			rq, _ := benchSignedQuery(b, sp)
-			q, ref := parseSignedQuery(rq, "SAMLRequest", "RelayState", "SigAlg", "Signature")
+			q, ref := ParseSignedQuery(rq, "SAMLRequest", "RelayState", "SigAlg", "Signature")
 			if ref != nil {
 				b.Fatal(ref)
 			}
 			certs := []*x509.Certificate{sp.cert}
 			b.ReportAllocs()
 			for b.Loop() {
-				sig, ok := decodeSignature(q.get("Signature").Value)
+				sig, ok := decodeSignature(q.Get("Signature").Value)
 				if !ok {
 					b.Fatal("signature encoding")
 				}
-				octets := signedOctets(q, "SAMLRequest", "RelayState", "SigAlg")
+				octets := SignedOctets(q, "SAMLRequest", "RelayState", "SigAlg")
 				if verifyQuerySignature(octets, sig, crypto.SHA256, certs) != 0 {
 					b.Fatal("signature does not verify")
 				}
@@ -139,8 +139,8 @@ func BenchmarkVerifyQuerySignature(b *testing.B) {
 
 func BenchmarkInflateRequest(b *testing.B) {
 	rq, doc := benchSignedQuery(b, spKey(b, 2048))
-	q, _ := parseSignedQuery(rq, "SAMLRequest")
-	enc := q.get("SAMLRequest").Value
+	q, _ := ParseSignedQuery(rq, "SAMLRequest")
+	enc := q.Get("SAMLRequest").Value
 	b.ReportAllocs()
 	for b.Loop() {
 		out, ref := inflateRequest(enc)
@@ -205,16 +205,16 @@ func BenchmarkRequestSteps(b *testing.B) {
 			certs := []*x509.Certificate{sp.cert}
 			b.ReportAllocs()
 			for b.Loop() {
-				q, ref := parseSignedQuery(rq, "SAMLRequest", "RelayState", "SigAlg", "Signature")
+				q, ref := ParseSignedQuery(rq, "SAMLRequest", "RelayState", "SigAlg", "Signature")
 				if ref != nil {
 					b.Fatal(ref)
 				}
-				h, _ := sigHash(q.get("SigAlg").Value, false)
-				sig, _ := decodeSignature(q.get("Signature").Value)
-				if verifyQuerySignature(signedOctets(q, "SAMLRequest", "RelayState", "SigAlg"), sig, h, certs) != 0 {
+				h, _ := sigHash(q.Get("SigAlg").Value, false)
+				sig, _ := decodeSignature(q.Get("Signature").Value)
+				if verifyQuerySignature(SignedOctets(q, "SAMLRequest", "RelayState", "SigAlg"), sig, h, certs) != 0 {
 					b.Fatal("signature")
 				}
-				doc, ref := inflateRequest(q.get("SAMLRequest").Value)
+				doc, ref := inflateRequest(q.Get("SAMLRequest").Value)
 				if ref != nil {
 					b.Fatal(ref)
 				}

@@ -14,36 +14,38 @@ import (
 	"time"
 )
 
-// Limits of the HTTP-Redirect binding (SECURITY.md "Order of checks" 1).
+// Limits of the HTTP-Redirect binding (docs/threat-model.md "Order of checks" 1).
 const (
-	maxURLBytes        = 16 << 10  // whole request URI
+	MaxURLBytes        = 16 << 10  // whole request URI
 	maxInflatedRequest = 128 << 10 // AuthnRequest after inflate
-	maxRelayState      = 1024      // decoded RelayState (PROFILE.md §2 decision)
-	maxBindRequest     = 8 << 10   // encoded bindRequest parameter
+	maxRelayState      = 1024      // decoded RelayState (docs/profile.md §2)
 )
 
-// rawParam is one query parameter as received: Raw is the still-encoded
+// RawParam is one query parameter as received: Raw is the still-encoded
 // value (what the signature covers), Value the decoded one.
-type rawParam struct {
+type RawParam struct {
 	Raw   string
 	Value string
 	Set   bool
 }
 
-// signedQuery is a strictly parsed redirect-binding query string.
-type signedQuery struct {
-	params map[string]*rawParam
+// SignedQuery is a strictly parsed redirect-binding query string.
+type SignedQuery struct {
+	params map[string]*RawParam
 }
 
-func (q *signedQuery) get(name string) *rawParam { return q.params[name] }
+// Get returns the parameter name (one of the names the query was parsed
+// for): never nil.
+func (q *SignedQuery) Get(name string) *RawParam { return q.params[name] }
 
-// parseSignedQuery parses rawQuery strictly (SECURITY.md step 2): every pair
+// ParseSignedQuery parses rawQuery strictly (docs/threat-model.md "Order
+// of checks", step 2): every pair
 // must be well formed and percent-decodable, no ';' separators, and each of
 // the names in known at most once. Other parameters are ignored.
-func parseSignedQuery(rawQuery string, known ...string) (*signedQuery, *Refusal) {
-	q := &signedQuery{params: make(map[string]*rawParam, len(known))}
+func ParseSignedQuery(rawQuery string, known ...string) (*SignedQuery, *Refusal) {
+	q := &SignedQuery{params: make(map[string]*RawParam, len(known))}
 	for _, k := range known {
-		q.params[k] = &rawParam{}
+		q.params[k] = &RawParam{}
 	}
 	if strings.Contains(rawQuery, ";") {
 		return nil, refuse(400, "query.semicolon", "the query string contains ';'")
@@ -73,14 +75,14 @@ func parseSignedQuery(rawQuery string, known ...string) (*signedQuery, *Refusal)
 		if p.Set {
 			return nil, refuse(400, "query.duplicate", "query parameter "+key+" appears more than once")
 		}
-		*p = rawParam{Raw: rawVal, Value: val, Set: true}
+		*p = RawParam{Raw: rawVal, Value: val, Set: true}
 	}
 	return q, nil
 }
 
-// sigHash maps an allow-listed SigAlg to its hash (SECURITY.md step 3: before
+// sigHash maps an allow-listed SigAlg to its hash (docs/threat-model.md step 3: before
 // any crypto). Huawei prints the URI in upper case, so the comparison is
-// case-insensitive (PROFILE.md §2 decision). rsa-sha1 only when allowed.
+// case-insensitive (docs/profile.md §2). rsa-sha1 only when allowed.
 func sigHash(alg string, allowSHA1 bool) (crypto.Hash, bool) {
 	switch strings.ToLower(alg) {
 	case saml.AlgRSASHA256:
@@ -95,13 +97,13 @@ func sigHash(alg string, allowSHA1 bool) (crypto.Hash, bool) {
 	return 0, false
 }
 
-// signedOctets rebuilds the signed string from the raw received values in the
+// SignedOctets rebuilds the signed string from the raw received values in the
 // canonical order "first=..&[second=..&]SigAlg=..", whatever order they
 // arrived in (SAML bindings §3.4.4.1).
-func signedOctets(q *signedQuery, names ...string) []byte {
+func SignedOctets(q *SignedQuery, names ...string) []byte {
 	var b strings.Builder
 	for _, n := range names {
-		p := q.get(n)
+		p := q.Get(n)
 		if !p.Set {
 			continue
 		}
@@ -161,8 +163,8 @@ func decodeSignature(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// querySignature is a redirect-binding signature that verified.
-type querySignature struct {
+// QuerySignature is a redirect-binding signature that verified.
+type QuerySignature struct {
 	digest, sig []byte
 	hash        crypto.Hash
 	// now is the time the keys' validity periods are checked at, and t the
@@ -173,7 +175,7 @@ type querySignature struct {
 	sp *ServiceProvider
 }
 
-// verifySignedQuery runs SECURITY.md steps 3 and 4 on a strictly parsed
+// VerifySignedQuery runs docs/threat-model.md steps 3 and 4 on a strictly parsed
 // query: SigAlg and Signature present, SigAlg on the allow-list before any
 // crypto, then the signature over the raw received values of signed (in that
 // order, whatever order they arrived in) with the signing keys of the
@@ -183,22 +185,22 @@ type querySignature struct {
 // metadata loading"): a signature that verifies only with an expired or
 // not yet valid key is refused with its own reason. what names the message
 // in refusals.
-func (s *Server) verifySignedQuery(q *signedQuery, what string, signed ...string) (*querySignature, *Refusal) {
-	v, _, ref := s.verifySignedMessages(q, what, signedOctets(q, signed...))
+func (p *IdP) VerifySignedQuery(q *SignedQuery, what string, signed ...string) (*QuerySignature, *Refusal) {
+	v, _, ref := p.VerifySignedMessages(q, what, SignedOctets(q, signed...))
 	return v, ref
 }
 
-// verifySignedMessages is verifySignedQuery for a message that may be signed
+// VerifySignedMessages is VerifySignedQuery for a message that may be signed
 // over one of several octet strings (the bind-result notification, whose
 // signed octets Huawei does not document: docs/profile.md §4). It returns the
 // index of the message that verified; the signature is accepted over one of
 // messages and nothing else.
-func (s *Server) verifySignedMessages(q *signedQuery, what string, messages ...[]byte) (*querySignature, int, *Refusal) {
-	sigAlg, sig := q.get("SigAlg"), q.get("Signature")
+func (p *IdP) VerifySignedMessages(q *SignedQuery, what string, messages ...[]byte) (*QuerySignature, int, *Refusal) {
+	sigAlg, sig := q.Get("SigAlg"), q.Get("Signature")
 	if !sigAlg.Set || !sig.Set {
 		return nil, -1, refuse(http.StatusForbidden, "signature.missing", what+" is not signed (SigAlg and Signature are required)")
 	}
-	h, ok := sigHash(sigAlg.Value, s.cfg.AllowSHA1)
+	h, ok := sigHash(sigAlg.Value, p.cfg.AllowSHA1)
 	if !ok {
 		return nil, -1, refuse(400, "sigalg.unsupported", "SigAlg "+truncate(sigAlg.Value, 100)+" is not allowed")
 	}
@@ -206,11 +208,11 @@ func (s *Server) verifySignedMessages(q *signedQuery, what string, messages ...[
 	if !ok {
 		return nil, -1, refuse(http.StatusForbidden, "signature.encoding", "Signature is not base64")
 	}
-	now, t := s.now(), s.trust()
+	now, t := p.now(), p.trust()
 	var outside *trustedKey // a key that verified outside its validity period
 	var outsideSP *ServiceProvider
 	for mi, m := range messages {
-		v := &querySignature{digest: queryDigest(m, h), sig: sigBytes, hash: h, now: now, t: t}
+		v := &QuerySignature{digest: queryDigest(m, h), sig: sigBytes, hash: h, now: now, t: t}
 		for i := range t.verifiers {
 			sv := &t.verifiers[i]
 			ok, k := sv.verify(v)
@@ -235,9 +237,9 @@ func (s *Server) verifySignedMessages(q *signedQuery, what string, messages ...[
 	return nil, -1, refuse(http.StatusForbidden, "signature.invalid", "the signature of "+what+" does not verify with any trusted SP certificate")
 }
 
-// verifiedBy reports whether a currently valid signing key of sp (or any, with
+// VerifiedBy reports whether a currently valid signing key of sp (or any, with
 // the site's override) verifies the signature.
-func (v *querySignature) verifiedBy(sp *ServiceProvider) bool {
+func (v *QuerySignature) VerifiedBy(sp *ServiceProvider) bool {
 	if sp == v.sp {
 		return true
 	}
@@ -247,4 +249,30 @@ func (v *querySignature) verifiedBy(sp *ServiceProvider) bool {
 	}
 	ok, _ := sv.verify(v)
 	return ok
+}
+
+// SP returns the first trusted SP whose valid signing key verified the
+// signature.
+func (v *QuerySignature) SP() *ServiceProvider { return v.sp }
+
+// SPs returns the trusted SPs of the trust snapshot the signature was
+// verified against.
+func (v *QuerySignature) SPs() []*ServiceProvider { return v.t.sps }
+
+// NewSignedQuery returns an empty SignedQuery for the parameters names, for
+// a parser of another encoding (a multipart/form-data body) to fill with Set.
+func NewSignedQuery(names ...string) *SignedQuery {
+	q := &SignedQuery{params: make(map[string]*RawParam, len(names))}
+	for _, k := range names {
+		q.params[k] = &RawParam{}
+	}
+	return q
+}
+
+// Set records the parameter name as received (raw) and decoded (value);
+// names the query was not made for are ignored.
+func (q *SignedQuery) Set(name, raw, value string) {
+	if p, ok := q.params[name]; ok {
+		*p = RawParam{Raw: raw, Value: value, Set: true}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"flag"
 	"math/big"
 	"os"
 	"strings"
@@ -18,11 +17,10 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"hcidp/internal/golden"
 	"hcidp/internal/xmlsectest"
 	"hcidp/saml"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 var (
 	testKeyOnce sync.Once
@@ -90,7 +88,7 @@ func TestResponseGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "response.golden.xml", got)
+	golden.Check(t, "response.golden.xml", got)
 }
 
 // TestCanonicalFormMatchesGoxmldsig proves that what the Signer writes is

@@ -2,25 +2,21 @@ package idp
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"hcidp/internal/xmlguard"
-	"hcidp/saml"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
-	"hcidp/customer"
-	"hcidp/storage"
-	"hcidp/templates"
+	"hcidp/huawei"
+	"hcidp/internal/xmlguard"
+	"hcidp/saml"
 )
 
-// verifiedRequest is an AuthnRequest that passed every check of SECURITY.md
-// "Order of checks" up to and including the replay cache.
-type verifiedRequest struct {
+// Request is an AuthnRequest that passed checks 1-7 of docs/threat-model.md
+// "Order of checks at the SSO endpoint".
+type Request struct {
 	SP         *ServiceProvider
 	ID         string
 	ACS        string
@@ -30,68 +26,96 @@ type verifiedRequest struct {
 	// NameIDUnsupported is set when the NameIDPolicy asks for a format we do
 	// not issue: the answer is a signed error Response.
 	NameIDUnsupported bool
-	// Replay is the request's replay-cache entry, written with the answer
-	// (or when the request starts waiting for a sign-in), never before
-	// every check has passed.
-	Replay *storage.RequestID
+	// Replay is the request's replay-cache entry (check 8), written with
+	// the answer or when the request starts waiting for a sign-in, never
+	// before every other check has passed.
+	Replay ReplayEntry
 }
 
-// handleSSO is the SingleSignOnService, HTTP-Redirect binding.
-func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) {
-	if !s.getOnly(w, r, "request.method") {
-		return
-	}
-	req, ref := s.verifyAuthnRequest(r)
+// Outcome is what the core decided for a request. Exactly one of Refusal,
+// Unavailable, Internal, SignIn and Post is set.
+type Outcome struct {
+	// Refusal: a 4xx; nothing was written.
+	Refusal *Refusal
+	// Unavailable is the error of a store that failed (503); What names the
+	// store for the reason code "<what>.unavailable".
+	Unavailable error
+	What        string
+	// Internal is a bug: a Response that cannot be built (500).
+	Internal error
+	// SignIn: nobody is signed in, or the request forces a new sign-in.
+	// The request is in the replay cache; the web layer signs the customer
+	// in and then calls Answer with it.
+	SignIn *Request
+	// Post is a Response to post to the ACS (HTTP-POST binding).
+	Post *Post
+	// EndSession asks the web layer to end the browser's session: its
+	// customer is disabled or gone.
+	EndSession bool
+}
+
+// Post is a signed Response and where it goes.
+type Post struct {
+	ACS        string
+	Response   []byte
+	RelayState *string
+	// Kind is "issued" (an assertion) or "error_response"; Status the
+	// second-level status of an error Response, as a short name.
+	Kind   string
+	Status string
+	// SigningTime is how long building and signing took.
+	SigningTime time.Duration
+}
+
+func refused(status int, reason, detail string) Outcome {
+	return Outcome{Refusal: refuse(status, reason, detail)}
+}
+
+// ServeSSO runs the SingleSignOnService sequence (HTTP-Redirect binding) on
+// r: checks 1-7 (VerifyAuthnRequest), then the replay cache, the sign-in
+// state, and the answer.
+func (p *IdP) ServeSSO(r *http.Request) Outcome {
+	req, ref := p.VerifyAuthnRequest(r)
 	if ref != nil {
-		s.refuse(w, r, ref)
-		return
+		return Outcome{Refusal: ref}
 	}
-	ctx := r.Context()
 	if req.NameIDUnsupported {
-		s.postError(w, r, req, saml.StatusRequester, saml.StatusInvalidNameIDPolicy, "only transient NameIDs are issued")
-		return
+		return p.answerError(r, req, saml.StatusRequester, saml.StatusInvalidNameIDPolicy, "only transient NameIDs are issued")
 	}
-	customerID, authAt := s.signedIn(ctx)
-	if customerID == "" || req.ForceAuthn {
-		if req.IsPassive {
-			s.postError(w, r, req, saml.StatusResponder, saml.StatusNoPassive, "the customer is not signed in")
-			return
-		}
-		// 8. The replay cache now, so that a replayed request cannot start a
-		// second sign-in; the flow itself waits in a cookie, not a row.
-		err := s.store.InsertRequestID(ctx, req.Replay.Issuer, req.Replay.ID, req.Replay.Expires)
-		if errors.Is(err, storage.ErrAlreadyExists) {
-			s.refuse(w, r, refuse(400, "request.replayed", "request ID "+req.ID+" was already used"))
-			return
-		}
-		if err != nil {
-			s.unavailable(w, r, "replay_cache", err)
-			return
-		}
-		flow := s.addPending(w, r, pendingFlow{Kind: "saml", Site: req.SP.Site, RequestID: req.ID, ACS: req.ACS,
-			RelayState: req.RelayState, ForceAuthn: req.ForceAuthn})
-		s.metrics.SSO("login_required", "")
-		http.Redirect(w, r, "/login?flow="+url.QueryEscape(flow), http.StatusSeeOther)
-		return
+	customerID, at := p.auth.SignedIn(r)
+	if customerID != "" && !req.ForceAuthn {
+		return p.Answer(r, req, customerID, at, &req.Replay)
 	}
-	s.issue(w, r, req, customerID, authAt, req.Replay)
+	if req.IsPassive {
+		return p.answerError(r, req, saml.StatusResponder, saml.StatusNoPassive, "the customer is not signed in")
+	}
+	// 8. The replay cache now, so that a replayed request cannot start a
+	// second sign-in.
+	err := p.ledger.Remember(r.Context(), req.Replay)
+	if errors.Is(err, ErrReplayed) {
+		return refused(400, "request.replayed", "request ID "+req.ID+" was already used")
+	}
+	if err != nil {
+		return Outcome{Unavailable: err, What: "replay_cache"}
+	}
+	return Outcome{SignIn: req}
 }
 
-// verifyAuthnRequest runs checks 1-7 of docs/threat-model.md "Order of
-// checks at the SSO endpoint" in order and writes nothing; check 8, the
-// replay cache, is written with the answer (issue, postError) or when the
-// request starts waiting for a sign-in (handleSSO).
-func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal) {
+// VerifyAuthnRequest runs checks 1-7 of docs/threat-model.md "Order of
+// checks at the SSO endpoint" in order and writes nothing: size limits,
+// strict parse, SigAlg allow-list, signature over the raw octets, capped
+// inflate, untrusted-XML guard, semantic checks.
+func (p *IdP) VerifyAuthnRequest(r *http.Request) (*Request, *Refusal) {
 	// 1. Size limits before parsing.
-	if len(r.URL.RawQuery)+len(r.URL.Path) > maxURLBytes {
+	if len(r.URL.RawQuery)+len(r.URL.Path) > MaxURLBytes {
 		return nil, refuse(http.StatusRequestURITooLong, "request.uri_too_long", "the request URI exceeds 16 KiB")
 	}
 	// 2. Strict parse of the raw query.
-	q, ref := parseSignedQuery(r.URL.RawQuery, "SAMLRequest", "RelayState", "SigAlg", "Signature")
+	q, ref := ParseSignedQuery(r.URL.RawQuery, "SAMLRequest", "RelayState", "SigAlg", "Signature")
 	if ref != nil {
 		return nil, ref
 	}
-	samlReq, relay := q.get("SAMLRequest"), q.get("RelayState")
+	samlReq, relay := q.Get("SAMLRequest"), q.Get("RelayState")
 	if !samlReq.Set || samlReq.Value == "" {
 		return nil, refuse(400, "request.missing", "no SAMLRequest parameter")
 	}
@@ -105,11 +129,11 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 	}
 	// 3. SigAlg allow-list before any crypto. 4. Signature over the raw
 	// received octets with the SPs' metadata keys.
-	qs, ref := s.verifySignedQuery(q, "the request", "SAMLRequest", "RelayState", "SigAlg")
+	qs, ref := p.VerifySignedQuery(q, "the request", "SAMLRequest", "RelayState", "SigAlg")
 	if ref != nil {
 		return nil, ref
 	}
-	// 5. Inflate with a hard cap. 6. Pre-scan, round-trip check, unmarshal.
+	// 5. Inflate with a hard cap. 6. The untrusted-XML guard, unmarshal.
 	doc, ref := inflateRequest(samlReq.Value)
 	if ref != nil {
 		return nil, ref
@@ -119,22 +143,22 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 		return nil, ref
 	}
 	// 7. Semantic checks.
-	sp := s.spByEntity(req.Issuer.Value)
+	sp := qs.t.byEntity[req.Issuer.Value]
 	if sp == nil {
 		return nil, refuse(400, "request.unknown_issuer", "Issuer "+truncate(req.Issuer.Value, 200)+" is not a configured SP")
 	}
-	if !qs.verifiedBy(sp) {
+	if !qs.VerifiedBy(sp) {
 		return nil, refuse(http.StatusForbidden, "signature.issuer_mismatch", "the request was signed by another SP than its Issuer")
 	}
-	if req.Destination != "" && req.Destination != s.ssoURL {
-		return nil, refuse(400, "request.destination", "Destination "+truncate(req.Destination, 200)+" is not "+s.ssoURL)
+	if req.Destination != "" && req.Destination != p.cfg.SSOURL {
+		return nil, refuse(400, "request.destination", "Destination "+truncate(req.Destination, 200)+" is not "+p.cfg.SSOURL)
 	}
 	issued, err := parseInstant(req.IssueInstant)
 	if err != nil {
 		return nil, refuse(400, "request.issue_instant", err.Error())
 	}
-	now := s.now()
-	skew, lifetime := s.cfg.ClockSkew.D(), s.cfg.RequestLifetime.D()
+	now := qs.now
+	skew, lifetime := p.cfg.ClockSkew, p.cfg.RequestLifetime
 	if issued.After(now.Add(skew)) {
 		return nil, refuse(400, "request.future", "IssueInstant is in the future beyond the allowed clock skew")
 	}
@@ -145,17 +169,17 @@ func (s *Server) verifyAuthnRequest(r *http.Request) (*verifiedRequest, *Refusal
 	if ref != nil {
 		return nil, ref
 	}
-	v := &verifiedRequest{SP: sp, ID: req.ID, ACS: acs, ForceAuthn: xsBool(req.ForceAuthn), IsPassive: xsBool(req.IsPassive)}
+	v := &Request{SP: sp, ID: req.ID, ACS: acs, ForceAuthn: xsBool(req.ForceAuthn), IsPassive: xsBool(req.IsPassive)}
 	if relay.Set {
 		rs := relay.Value
 		v.RelayState = &rs
 	}
-	if p := req.NameIDPolicy; p != nil && p.Format != "" && p.Format != saml.NameIDFormatTransient && p.Format != saml.NameIDFormatUnspecified {
+	if pol := req.NameIDPolicy; pol != nil && pol.Format != "" && pol.Format != saml.NameIDFormatTransient && pol.Format != saml.NameIDFormatUnspecified {
 		v.NameIDUnsupported = true
 	}
-	// 8. The replay-cache entry, shared by all replicas: kept as long as the
-	// request could pass the IssueInstant checks above.
-	v.Replay = &storage.RequestID{Issuer: req.Issuer.Value, ID: req.ID, Expires: issued.Add(lifetime + 2*skew)}
+	// 8, prepared: kept as long as the request could pass the IssueInstant
+	// checks above.
+	v.Replay = ReplayEntry{Issuer: req.Issuer.Value, ID: req.ID, Expires: issued.Add(lifetime + 2*skew)}
 	return v, nil
 }
 
@@ -184,65 +208,65 @@ func selectACS(sp *ServiceProvider, req *AuthnRequest) (string, *Refusal) {
 	return sp.Meta.DefaultACS.Location, nil
 }
 
-// issue builds, signs and posts the Response for a signed-in customer.
-// replay, when not nil, is the replay-cache entry written in the same
-// transaction as the audit row, before anything is signed: a replayed
-// request is refused without a signature, and a database fault burns no
-// request ID.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *verifiedRequest, customerID string, authAt time.Time, replay *storage.RequestID) {
+// Answer builds, records and signs the Response to req for customerID,
+// signed in at authnInstant. replay, when not nil, is the request's
+// replay-cache entry, committed in one transaction with the audit record
+// before anything is signed: a replayed request is refused without a
+// signature, and a database fault burns no request ID. (A request that
+// waited for a sign-in was remembered then: the web layer passes an entry
+// that makes its answer once-only instead, or nil.)
+func (p *IdP) Answer(r *http.Request, req *Request, customerID string, authnInstant time.Time, replay *ReplayEntry) Outcome {
 	ctx := r.Context()
-	c, err := s.store.GetCustomer(ctx, customerID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.Disabled) {
-		s.sessions.Destroy(ctx)
-		s.refuse(w, r, refuse(http.StatusForbidden, "customer.disabled", "customer "+customerID+" is disabled or gone"))
-		return
+	subj, err := p.dir.Subject(ctx, customerID)
+	if errors.Is(err, ErrNoSubject) {
+		o := refused(http.StatusForbidden, "customer.disabled", "customer "+customerID+" is disabled or gone")
+		o.EndSession = true
+		return o
 	}
 	if err != nil {
-		s.unavailable(w, r, "customer", err)
-		return
+		return Outcome{Unavailable: err, What: "customer"}
 	}
-	now := s.now()
-	p := &ResponseParams{
-		ResponseID:   s.newID(),
-		AssertionID:  s.newID(),
+	now := p.now()
+	rp := &ResponseParams{
+		ResponseID:   p.newID(),
+		AssertionID:  p.newID(),
 		IssueInstant: now,
 		Destination:  req.ACS,
 		InResponseTo: req.ID,
 		SPEntityID:   req.SP.Meta.EntityID,
-		NameID:       s.newID(),
-		SessionIndex: s.newID(),
-		AuthnInstant: authAt,
-		NotBefore:    now.Add(-s.cfg.ClockSkew.D()),
-		NotOnOrAfter: now.Add(s.cfg.AssertionLifetime.D()),
-		Attributes:   s.attributes(ctx, c),
+		NameID:       p.newID(),
+		SessionIndex: p.newID(),
+		AuthnInstant: authnInstant,
+		NotBefore:    now.Add(-p.cfg.ClockSkew),
+		NotOnOrAfter: now.Add(p.cfg.AssertionLifetime),
+		Attributes:   p.attributes(ctx, subj),
 	}
-	if !s.recordResponse(w, r, replay, storage.AuditEvent{Time: now, Kind: "response", XAccountID: c.XAccountID,
-		Site: req.SP.Site, RequestID: req.ID, AssertionID: p.AssertionID, ClientAddr: clientAddr(r), Outcome: "issued"}) {
-		return
+	if o, ok := p.record(ctx, replay, Record{Time: now, Kind: "response", XAccountID: subj.XAccountID, Site: req.SP.Site,
+		RequestID: req.ID, AssertionID: rp.AssertionID, ClientAddr: p.client(r), Outcome: "issued"}); !ok {
+		return o
 	}
 	start := time.Now()
-	doc, err := s.trust().signer.Response(p)
-	s.metrics.Signing(time.Since(start))
+	doc, err := p.trust().signer.Response(rp)
+	took := time.Since(start)
 	if err != nil {
-		s.internalError(w, r, "build response", err)
-		return
+		return Outcome{Internal: err}
 	}
-	s.metrics.SSO("issued", "")
-	s.log.InfoContext(ctx, "response issued", "customer", c.XAccountID, "site", req.SP.Site, "saml_request_id", req.ID, "assertion_id", p.AssertionID)
-	s.post(w, r, req, doc)
+	p.log.InfoContext(ctx, "response issued", "customer", subj.XAccountID, "site", req.SP.Site, "saml_request_id", req.ID, "assertion_id", rp.AssertionID)
+	return Outcome{Post: &Post{ACS: req.ACS, Response: doc, RelayState: req.RelayState, Kind: "issued", SigningTime: took}}
 }
 
-// attributes returns the profile's attributes for c. An optional value that
-// breaks its rule is omitted and logged, never sent malformed (PROFILE.md §3).
-func (s *Server) attributes(ctx context.Context, c storage.Customer) []Attribute {
+// attributes returns the profile's attributes for subj. An optional value
+// that breaks its rule is omitted and logged, never sent malformed
+// (docs/profile.md §3).
+func (p *IdP) attributes(ctx context.Context, subj Subject) []Attribute {
 	attrs := make([]Attribute, 0, 6)
-	attrs = append(attrs, Attribute{"xUserId", c.XAccountID}, Attribute{"xAccountId", c.XAccountID}, Attribute{"bpId", s.cfg.BpID})
-	for _, a := range []Attribute{{"email", c.Email}, {"name", c.Name}, {"mobile", c.Mobile}} {
+	attrs = append(attrs, Attribute{"xUserId", subj.XAccountID}, Attribute{"xAccountId", subj.XAccountID}, Attribute{"bpId", p.cfg.BpID})
+	for _, a := range []Attribute{{"email", subj.Email}, {"name", subj.Name}, {"mobile", subj.Mobile}} {
 		if a.Value == "" {
 			continue
 		}
-		if err := customer.CheckAttribute(a.Name, a.Value); err != nil {
-			s.log.WarnContext(ctx, "attribute omitted: value breaks its rule", "customer", c.XAccountID, "attribute", a.Name, "err", err)
+		if err := huawei.CheckAttribute(a.Name, a.Value); err != nil {
+			p.log.WarnContext(ctx, "attribute omitted: value breaks its rule", "customer", subj.XAccountID, "attribute", a.Name, "err", err)
 			continue
 		}
 		attrs = append(attrs, a)
@@ -250,77 +274,44 @@ func (s *Server) attributes(ctx context.Context, c storage.Customer) []Attribute
 	return attrs
 }
 
-// recordResponse commits the replay-cache entry (when not nil) and the audit
-// row of a Response in one transaction; it answers a replay (400) or a
-// storage fault (503) itself and returns false then.
-func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request, replay *storage.RequestID, audit storage.AuditEvent) bool {
-	err := s.store.RecordResponse(r.Context(), replay, audit)
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		s.refuse(w, r, refuse(400, "request.replayed", "request ID "+audit.RequestID+" was already answered"))
-		return false
+// record commits the audit record (and the replay entry, when not nil);
+// when it cannot, it returns the Outcome to answer with.
+func (p *IdP) record(ctx context.Context, replay *ReplayEntry, rec Record) (Outcome, bool) {
+	err := p.ledger.Record(ctx, replay, rec)
+	if errors.Is(err, ErrReplayed) {
+		return refused(400, "request.replayed", "request ID "+rec.RequestID+" was already answered"), false
 	}
 	if err != nil {
-		s.unavailable(w, r, "audit", err)
-		return false
+		return Outcome{Unavailable: err, What: "audit"}, false
 	}
-	return true
+	return Outcome{}, true
 }
 
-// postError sends a signed SAML error Response (no assertion) to the ACS.
-func (s *Server) postError(w http.ResponseWriter, r *http.Request, req *verifiedRequest, status, sub, msg string) {
-	// Every Response issued is audited, error Responses too (no assertion).
-	customerID, _ := s.signedIn(r.Context())
-	if !s.recordResponse(w, r, req.Replay, storage.AuditEvent{Time: s.now(), Kind: "error_response", XAccountID: customerID,
-		Site: req.SP.Site, RequestID: req.ID, ClientAddr: clientAddr(r), Outcome: sub[strings.LastIndexByte(sub, ':')+1:]}) {
-		return
+// answerError answers req with a signed SAML error Response (no
+// assertion), audited like every Response.
+func (p *IdP) answerError(r *http.Request, req *Request, status, sub, msg string) Outcome {
+	customerID, _ := p.auth.SignedIn(r)
+	short := sub[strings.LastIndexByte(sub, ':')+1:]
+	if o, ok := p.record(r.Context(), &req.Replay, Record{Time: p.now(), Kind: "error_response", XAccountID: customerID,
+		Site: req.SP.Site, RequestID: req.ID, ClientAddr: p.client(r), Outcome: short}); !ok {
+		return o
 	}
-	doc, err := s.trust().signer.ErrorResponse(&ErrorParams{ResponseID: s.newID(), IssueInstant: s.now(), Destination: req.ACS,
+	doc, err := p.trust().signer.ErrorResponse(&ErrorParams{ResponseID: p.newID(), IssueInstant: p.now(), Destination: req.ACS,
 		InResponseTo: req.ID, StatusCode: status, SubStatus: sub, Message: msg})
 	if err != nil {
-		s.internalError(w, r, "build error response", err)
-		return
+		return Outcome{Internal: err}
 	}
-	s.metrics.SSO("error_response", sub[strings.LastIndexByte(sub, ':')+1:])
-	s.log.InfoContext(r.Context(), "error response sent", "site", req.SP.Site, "saml_request_id", req.ID, "status", sub)
-	s.post(w, r, req, doc)
+	p.log.InfoContext(r.Context(), "error response sent", "site", req.SP.Site, "saml_request_id", req.ID, "status", sub)
+	return Outcome{Post: &Post{ACS: req.ACS, Response: doc, RelayState: req.RelayState, Kind: "error_response", Status: short}}
 }
 
-// post renders the HTTP-POST binding page: auto-submitting with a CSP nonce,
-// a visible button without JavaScript, form-action limited to the ACS origin.
-func (s *Server) post(w http.ResponseWriter, r *http.Request, req *verifiedRequest, doc []byte) {
-	u, _ := url.Parse(req.ACS)
-	p := s.page(w, r, u.Scheme+"://"+u.Host)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	d := templates.PostData{Page: p, ACS: req.ACS, SAMLResponse: base64.StdEncoding.EncodeToString(doc)}
-	if req.RelayState != nil {
-		d.RelayState, d.HasRelay = *req.RelayState, true
-	}
-	// One write with a Content-Length: no chunked encoding, one syscall.
-	b := getBuf()
-	defer putBuf(b)
-	s.pages.WritePost(b, d)
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.Write(b.Bytes())
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// hasControlOrFormat reports Unicode control (Cc: C0, DEL and C1 such as
-// U+0085 NEL and U+009B CSI) and format characters (Cf: bidirectional
-// overrides such as U+202E, zero-width U+200B, U+FEFF), which RelayState
-// must not carry (docs/threat-model.md "Browser-facing pages"): they are
-// invisible or reorder text where the value is shown or logged.
+// hasControlOrFormat reports whether s holds a Unicode control (Cc, which
+// includes C0, DEL and C1 such as U+0085) or format (Cf, such as U+202E
+// and U+200B) character: refused in RelayState (docs/threat-model.md
+// "Browser-facing pages").
 func hasControlOrFormat(s string) bool {
 	for _, r := range s {
-		if unicode.In(r, unicode.Cc, unicode.Cf) {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
 			return true
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// trust is what the server trusts and signs with: the SPs' verified
+// trust is what the core trusts and signs with: the SPs' verified
 // metadata and the signing key with the certificates it publishes. It is
 // immutable and swapped atomically by Reload (SIGHUP: new SP metadata, a key
 // rollover), so requests never see half of a change.
@@ -51,7 +51,7 @@ type spVerifier struct {
 // its keys, with the override) verifies v. When it does not, outside is the
 // first key that verified although outside its validity period, if any.
 // The validity check runs only on a key whose signature verified.
-func (sv *spVerifier) verify(v *querySignature) (ok bool, outside *trustedKey) {
+func (sv *spVerifier) verify(v *QuerySignature) (ok bool, outside *trustedKey) {
 	for i := range sv.keys {
 		k := &sv.keys[i]
 		if verifyPKCS1v15(k.pub, v.hash, v.digest, v.sig) != nil {
@@ -86,21 +86,18 @@ func newSPVerifier(sp *ServiceProvider) spVerifier {
 	return sv
 }
 
-func (s *Server) trust() *trust { return s.trusted.Load() }
+func (p *IdP) trust() *trust { return p.trusted.Load() }
 
-func (s *Server) spBySite(site string) *ServiceProvider { return s.trust().bySite[site] }
-
-func (s *Server) spByEntity(id string) *ServiceProvider { return s.trust().byEntity[id] }
-
-// Reload replaces the trusted SPs and the signing key. cert is the signer's
-// certificate; next, when not nil, is published too for a key rollover.
-func (s *Server) Reload(sps []*ServiceProvider, signer *Signer, cert, next *x509.Certificate) error {
-	if len(sps) == 0 || signer == nil || cert == nil {
+// Reload replaces the trusted SPs and the signing key (SIGHUP: new SP
+// metadata, a key rollover); requests in flight keep the trust they began
+// with.
+func (p *IdP) Reload(in Trust) error {
+	if len(in.SPs) == 0 || in.Signer == nil || in.Cert == nil {
 		return errors.New("idp: at least one service provider, a signer and its certificate are required")
 	}
-	t := &trust{sps: sps, signer: signer, bySite: map[string]*ServiceProvider{}, byEntity: map[string]*ServiceProvider{},
-		certs: []*x509.Certificate{cert}}
-	for _, sp := range sps {
+	t := &trust{sps: in.SPs, signer: in.Signer, bySite: map[string]*ServiceProvider{}, byEntity: map[string]*ServiceProvider{},
+		certs: []*x509.Certificate{in.Cert}}
+	for _, sp := range in.SPs {
 		if t.bySite[sp.Site] != nil {
 			return fmt.Errorf("idp: site %s configured twice", sp.Site)
 		}
@@ -111,14 +108,14 @@ func (s *Server) Reload(sps []*ServiceProvider, signer *Signer, cert, next *x509
 		t.byEntity[sp.Meta.EntityID] = sp
 		t.verifiers = append(t.verifiers, newSPVerifier(sp))
 	}
-	if next != nil {
-		t.certs = append(t.certs, next)
+	if in.Next != nil {
+		t.certs = append(t.certs, in.Next)
 	}
-	md, err := BuildMetadata(s.cfg, t.certs...)
+	md, err := BuildMetadata(p.cfg.EntityID, p.cfg.SSOURL, t.certs...)
 	if err != nil {
 		return fmt.Errorf("idp: metadata: %w", err)
 	}
 	t.metadata = md
-	s.trusted.Store(t)
+	p.trusted.Store(t)
 	return nil
 }

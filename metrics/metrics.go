@@ -91,3 +91,18 @@ func (m *Metrics) ResetCertificates() {
 		m.certExpiry.Reset()
 	}
 }
+
+// Refused counts a refused or failed request of an endpoint (the route's
+// name, web.Endpoint) with its reason code.
+func (m *Metrics) Refused(endpoint, reason string) {
+	switch endpoint {
+	case "sso":
+		m.SSO("refused", reason)
+	case "bind":
+		m.Bind("refused", reason, "")
+	case "login":
+		m.Login("refused")
+	case "launch":
+		m.Launch("refused")
+	}
+}

@@ -37,7 +37,7 @@ func New(dir string) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	for _, name := range []string{"login.html", "error.html", "post.html", "message.html", "portal.html", "launch.html"} {
+	for _, name := range []string{"login.html", "error.html", "post.html", "message.html", "portal.html", "launch.html", "home.html"} {
 		if t.Lookup(name) == nil {
 			return nil, fmt.Errorf("templates: %s is missing", name)
 		}
@@ -66,6 +66,8 @@ type LoginData struct {
 	Username string
 	// Error is a message key of L, or "".
 	Error string
+	// RetryAfter, when not 0, is how many seconds to wait before trying again.
+	RetryAfter int
 }
 
 // ErrorData is the generic refusal page.
@@ -108,6 +110,13 @@ type LaunchData struct {
 	SignedInAs string
 }
 
+// HomeData is "/" outside the demo: what this server is, and who is signed
+// in (with a sign-out button).
+type HomeData struct {
+	Page
+	Customer string
+}
+
 // PortalData is the demo portal with the "Open Huawei Cloud console" button.
 type PortalData struct {
 	Page
@@ -130,6 +139,9 @@ func (r *Renderer) Message(w io.Writer, d MessageData) error {
 }
 func (r *Renderer) Launch(w io.Writer, d LaunchData) error {
 	return r.t.ExecuteTemplate(w, "launch.html", d)
+}
+func (r *Renderer) Home(w io.Writer, d HomeData) error {
+	return r.t.ExecuteTemplate(w, "home.html", d)
 }
 func (r *Renderer) Portal(w io.Writer, d PortalData) error {
 	return r.t.ExecuteTemplate(w, "portal.html", d)

@@ -109,7 +109,7 @@ func TestMetadataCommandMatchesEndpoint(t *testing.T) {
 	}
 	defer in.Close()
 	rec := httptest.NewRecorder()
-	in.IdP.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/saml/metadata", nil))
+	in.Server.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/saml/metadata", nil))
 	if rec.Code != 200 || rec.Body.String() != out || string(fromFile) != out {
 		t.Fatalf("metadata differs: status %d\nendpoint:\n%s\ncommand:\n%s", rec.Code, rec.Body, out)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"hcidp/app"
 	"hcidp/config"
-	"hcidp/idp"
 	"hcidp/keys"
 )
 
@@ -137,7 +136,7 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	doc, err := idp.BuildMetadata(cfg, sg.Certs()...)
+	doc, err := app.BuildMetadata(cfg, sg.Certs()...)
 	if err != nil {
 		return err
 	}
