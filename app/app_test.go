@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,5 +122,58 @@ func TestReloadSwitchesSigningKey(t *testing.T) {
 	}
 	if in.Cert.Subject.CommonName != "hcidp rotated" {
 		t.Fatal("a failed Reload changed the running key")
+	}
+}
+
+// TestShutdownDrainsInFlightRequests: when the context ends (SIGTERM), the
+// listener closes but a request already being served completes and gets its
+// answer before Serve returns (docs/threat-model.md "Operations").
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	cfg := testConfig(t, "")
+	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Serve(ctx, ln) }()
+
+	// A login form whose body arrives slowly: the handler is reading it
+	// when the shutdown begins.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "username=alice&password=whatever-password"
+	fmt.Fprintf(conn, "POST /login HTTP/1.1\r\nHost: idp.partner.example\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"Content-Length: %d\r\nOrigin: https://idp.partner.example\r\n\r\n%s", len(body), body[:10])
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned with a request in flight: %v", err)
+	default:
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("the listener still accepts connections after the shutdown began")
+	}
+	io.WriteString(conn, body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the in-flight request got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden { // no CSRF cookie: refused, but answered
+		t.Errorf("in-flight request: %d, want 403", resp.StatusCode)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }

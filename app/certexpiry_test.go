@@ -1,6 +1,6 @@
 package app
 
-// SECURITY.md "SP metadata loading": certificate expiry reported (warning
+// docs/threat-model.md "SP metadata loading": certificate expiry reported (warning
 // ahead of time, refusal once expired unless overridden).
 
 import (

@@ -55,7 +55,7 @@ func (c *checker) checkAssertion(a *etree.Element) {
 
 // assertionChildren lists the allowed children of the Assertion with their
 // position in the schema order. AttributeStatement and AuthnStatement share a
-// rank: both orders are schema-valid (PROFILE.md decision).
+// rank: both orders are schema-valid (docs/profile.md decision).
 var assertionChildren = []struct {
 	ns, local string
 	rank      int

@@ -11,7 +11,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Attribute names of the profile (PROFILE.md §3).
+// Attribute names of the profile (docs/profile.md §3).
 const (
 	AttrXUserID    = "xUserId"
 	AttrXAccountID = "xAccountId"

@@ -1,5 +1,5 @@
 // Package check is a strict, independent validator of a SAML 2.0 Response
-// against the Huawei Cloud Web UI profile (PROFILE.md §3).
+// against the Huawei Cloud Web UI profile (docs/profile.md §3).
 //
 // It is used by the mock Huawei Cloud IAM's assertion consumer service and by
 // the "idp check" command, which partners run to debug an integration. It does

@@ -1,7 +1,9 @@
 package customer_test
 
 import (
+	"encoding/base64"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +93,29 @@ func TestUpsertConcurrentCreate(t *testing.T) {
 	wg.Wait()
 	if creates != 1 {
 		t.Errorf("%d upserts created the customer, want 1", creates)
+	}
+}
+
+// Passwords are hashed with argon2id at OWASP's parameters (m=19 MiB, t=2,
+// p=1), a fresh 16-byte salt each time (docs/threat-model.md "Browser-facing
+// pages": a memory-hard KDF).
+func TestPasswordHashIsArgon2id(t *testing.T) {
+	a, err := customer.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := customer.HashPassword("correct horse battery")
+	parts := strings.Split(a, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v=19" || parts[3] != "m=19456,t=2,p=1" {
+		t.Fatalf("hash %q is not argon2id v=19 m=19456,t=2,p=1", a)
+	}
+	if salt, err := base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(salt) != 16 {
+		t.Errorf("salt %q: %v", parts[4], err)
+	}
+	if a == b {
+		t.Error("two hashes of one password are equal: the salt is not fresh")
+	}
+	if !customer.VerifyPassword(a, "correct horse battery") || customer.VerifyPassword(a, "correct horse batterz") {
+		t.Error("VerifyPassword does not tell the right password from a wrong one")
 	}
 }

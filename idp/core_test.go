@@ -14,9 +14,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,5 +199,60 @@ func TestServeSSOSeamFailures(t *testing.T) {
 	e.auth.who = "alice"
 	if o := e.idp.ServeSSO(e.request(t, "_f4", "")); o.Unavailable == nil || o.What != "audit" || o.Post != nil {
 		t.Fatalf("ledger down, signed in: %+v", o)
+	}
+}
+
+// A request signed by one configured SP that names another as its Issuer
+// is refused: the key that verifies must be the Issuer's
+// (docs/threat-model.md "Order of checks" 7).
+func TestServeSSOIssuerMustBeTheSigner(t *testing.T) {
+	e := newCoreEnv(t)
+	otherKey, otherCert, err := keys.Generate(2048, "auth-intl.huaweicloud.com (test SP)", 365*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acs := metadata.Endpoint{Binding: saml.BindingHTTPPost, Location: "https://auth-intl.huaweicloud.com/acs", IsDefault: true}
+	intl, err := NewServiceProvider("intl", &metadata.SP{Site: "intl", EntityID: "https://auth-intl.huaweicloud.com/",
+		ACS: []metadata.Endpoint{acs}, DefaultACS: acs, SigningCerts: []*x509.Certificate{otherCert}, NotAfter: otherCert.NotAfter}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := e.idp.trust()
+	if err := e.idp.Reload(Trust{SPs: []*ServiceProvider{tr.sps[0], intl}, Signer: tr.signer, Cert: tr.certs[0]}); err != nil {
+		t.Fatal(err)
+	}
+	// The cn Issuer, signed with intl's key.
+	r := e.request(t, "_mix1", "")
+	q := r.URL.Query()
+	octets := "SAMLRequest=" + url.QueryEscape(q.Get("SAMLRequest")) + "&RelayState=rs&SigAlg=" + url.QueryEscape(saml.AlgRSASHA256)
+	d := crypto.SHA256.New()
+	d.Write([]byte(octets))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, otherKey, crypto.SHA256, d.Sum(nil))
+	r = httptest.NewRequest("GET", "/saml/sso?"+octets+"&Signature="+url.QueryEscape(base64.StdEncoding.EncodeToString(sig)), nil)
+	e.auth.who = "alice"
+	o := e.idp.ServeSSO(r)
+	if o.Refusal == nil || o.Refusal.Reason != "signature.issuer_mismatch" || o.Refusal.Status != 403 || len(e.ledger.records) != 0 {
+		t.Fatalf("signed by intl, Issuer cn: %+v", o)
+	}
+}
+
+// An optional attribute whose stored value breaks its rule is left out of
+// the Assertion and logged, never sent malformed (docs/profile.md §3).
+func TestInvalidOptionalAttributeIsOmitted(t *testing.T) {
+	e := newCoreEnv(t)
+	var logs bytes.Buffer
+	e.idp.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e.idp.dir = mapDirectory{"alice": {XAccountID: "alice", Email: "not an address", Name: "9starts-with-digit", Mobile: "+86 138"}}
+	e.auth.who = "alice"
+	o := e.idp.ServeSSO(e.request(t, "_attr1", ""))
+	if o.Post == nil {
+		t.Fatalf("outcome %+v", o)
+	}
+	doc := string(o.Post.Response)
+	if strings.Contains(doc, `Name="email"`) || strings.Contains(doc, `Name="name"`) || !strings.Contains(doc, `Name="mobile"`) {
+		t.Errorf("the Response carries broken attributes or lost a valid one:\n%s", doc)
+	}
+	if !strings.Contains(logs.String(), "attribute omitted") || !strings.Contains(logs.String(), "attribute=email") {
+		t.Errorf("not logged:\n%s", logs.String())
 	}
 }

@@ -24,7 +24,7 @@ type Attribute struct {
 }
 
 // ResponseParams is everything that varies between two Responses
-// (PROFILE.md §3). Times are written in UTC with millisecond precision.
+// (docs/profile.md §3). Times are written in UTC with millisecond precision.
 type ResponseParams struct {
 	ResponseID   string
 	AssertionID  string
@@ -103,9 +103,6 @@ func NewSigner(key *rsa.PrivateKey, cert *x509.Certificate, entityID string, sig
 	return s, nil
 }
 
-// EntityID returns the IdP entity ID the Signer writes as Issuer.
-func (s *Signer) EntityID() string { return s.entityID }
-
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuf() *bytes.Buffer { b := bufPool.Get().(*bytes.Buffer); b.Reset(); return b }
@@ -116,7 +113,7 @@ func putBuf(b *bytes.Buffer) {
 	}
 }
 
-// Response returns the complete, signed Response document (PROFILE.md §3),
+// Response returns the complete, signed Response document (docs/profile.md §3),
 // XML declaration included.
 func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 	if err := p.validate(); err != nil {
@@ -149,7 +146,7 @@ func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 	resp.Write(s.issuerResponse)
 	rest := getBuf()
 	defer putBuf(rest)
-	rest.WriteString(`<saml2p:Status><saml2p:StatusCode Value="` + saml.StatusSuccess + `"></saml2p:StatusCode></saml2p:Status>`)
+	writeStatus(rest, saml.StatusSuccess, "", "")
 	rest.Write(head.Bytes())
 	rest.Write(sig.Bytes())
 	rest.Write(tail.Bytes())
@@ -158,7 +155,7 @@ func (s *Signer) Response(p *ResponseParams) ([]byte, error) {
 }
 
 // ErrorResponse returns a signed Response carrying only a non-success Status
-// (SECURITY.md: well-formed but unsupported requests get one, never an assertion).
+// (docs/threat-model.md: well-formed but unsupported requests get one, never an assertion).
 func (s *Signer) ErrorResponse(p *ErrorParams) ([]byte, error) {
 	for _, v := range []string{p.ResponseID, p.Destination, p.InResponseTo, p.StatusCode, p.SubStatus, p.Message} {
 		if !xmlguard.ValidString(v) {
@@ -174,22 +171,8 @@ func (s *Signer) ErrorResponse(p *ErrorParams) ([]byte, error) {
 	resp.Write(s.issuerResponse)
 	rest := getBuf()
 	defer putBuf(rest)
-	rest.WriteString(`<saml2p:Status>`)
-	rest.WriteString(`<saml2p:StatusCode`)
-	writeAttr(rest, "Value", p.StatusCode)
-	rest.WriteString(`>`)
-	if p.SubStatus != "" {
-		rest.WriteString(`<saml2p:StatusCode`)
-		writeAttr(rest, "Value", p.SubStatus)
-		rest.WriteString(`></saml2p:StatusCode>`)
-	}
-	rest.WriteString(`</saml2p:StatusCode>`)
-	if p.Message != "" {
-		rest.WriteString(`<saml2p:StatusMessage>`)
-		writeText(rest, p.Message)
-		rest.WriteString(`</saml2p:StatusMessage>`)
-	}
-	rest.WriteString(`</saml2p:Status></saml2p:Response>`)
+	writeStatus(rest, p.StatusCode, p.SubStatus, p.Message)
+	rest.WriteString(`</saml2p:Response>`)
 	// An error Response has no Assertion to carry the signature, so the
 	// Response itself is always signed.
 	return s.finishSigned(resp, rest, p.ResponseID)
@@ -222,6 +205,8 @@ func (s *Signer) finishSigned(head, rest *bytes.Buffer, id string) ([]byte, erro
 
 const xmlDecl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 
+// writeResponseStart writes the start tag of samlp:Response (SAML core
+// §3.2.2, §3.3.3): ID, the ACS as Destination, the request answered.
 func writeResponseStart(b *bytes.Buffer, id string, instant time.Time, dest, inResponseTo string) {
 	b.WriteString(`<saml2p:Response xmlns:saml2p="` + saml.NamespaceProtocol + `" Consent="` + saml.ConsentUnspecified + `"`)
 	writeAttr(b, "Destination", dest)
@@ -234,9 +219,22 @@ func writeResponseStart(b *bytes.Buffer, id string, instant time.Time, dest, inR
 }
 
 // writeAssertionBody writes the Assertion's children after the Signature and
-// its end tag, in schema order (PROFILE.md §3: Subject, Conditions,
-// AttributeStatement, AuthnStatement).
+// its end tag, in schema order (SAML core §2.3.3; docs/profile.md §3 keeps
+// Huawei's sample order: Subject, Conditions, AttributeStatement,
+// AuthnStatement).
 func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
+	writeSubject(b, p)
+	writeConditions(b, p)
+	writeAttributeStatement(b, p.Attributes)
+	writeAuthnStatement(b, p)
+	b.WriteString(`</saml2:Assertion>`)
+}
+
+// writeSubject writes saml:Subject (SAML core §2.4.1): a transient NameID
+// qualified by the SP (§2.2.3, §8.3.8) and a bearer SubjectConfirmation
+// (§2.4.1.1, SAML profiles §4.1.4.2) whose data names the request answered,
+// the ACS as Recipient, and no NotBefore.
+func writeSubject(b *bytes.Buffer, p *ResponseParams) {
 	b.WriteString(`<saml2:Subject><saml2:NameID Format="` + saml.NameIDFormatTransient + `"`)
 	writeAttr(b, "NameQualifier", p.SPEntityID)
 	b.WriteByte('>')
@@ -246,16 +244,25 @@ func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
 	writeAttr(b, "NotOnOrAfter", samlTime(p.NotOnOrAfter))
 	writeAttr(b, "Recipient", p.Destination)
 	b.WriteString(`></saml2:SubjectConfirmationData></saml2:SubjectConfirmation></saml2:Subject>`)
+}
 
+// writeConditions writes saml:Conditions (SAML core §2.5.1) with the
+// validity window and an AudienceRestriction to the SP (§2.5.1.4).
+func writeConditions(b *bytes.Buffer, p *ResponseParams) {
 	b.WriteString(`<saml2:Conditions`)
 	writeAttr(b, "NotBefore", samlTime(p.NotBefore))
 	writeAttr(b, "NotOnOrAfter", samlTime(p.NotOnOrAfter))
 	b.WriteString(`><saml2:AudienceRestriction><saml2:Audience>`)
 	writeText(b, p.SPEntityID)
 	b.WriteString(`</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>`)
+}
 
+// writeAttributeStatement writes saml:AttributeStatement (SAML core §2.7.3):
+// each attribute with the URI name format (§8.2.2) and one xsd:string value
+// (docs/profile.md §3, the attribute table).
+func writeAttributeStatement(b *bytes.Buffer, attrs []Attribute) {
 	b.WriteString(`<saml2:AttributeStatement>`)
-	for _, a := range p.Attributes {
+	for _, a := range attrs {
 		b.WriteString(`<saml2:Attribute`)
 		writeAttr(b, "FriendlyName", a.Name)
 		writeAttr(b, "Name", a.Name)
@@ -264,14 +271,40 @@ func writeAssertionBody(b *bytes.Buffer, p *ResponseParams) {
 		b.WriteString(`</saml2:AttributeValue></saml2:Attribute>`)
 	}
 	b.WriteString(`</saml2:AttributeStatement>`)
+}
 
+// writeAuthnStatement writes saml:AuthnStatement (SAML core §2.7.2): when
+// the customer signed in, the session index, a SubjectLocality (§2.7.2.1)
+// with the SP's entity ID as Huawei's sample has it, and the unspecified
+// authentication context class.
+func writeAuthnStatement(b *bytes.Buffer, p *ResponseParams) {
 	b.WriteString(`<saml2:AuthnStatement`)
 	writeAttr(b, "AuthnInstant", samlTime(p.AuthnInstant))
 	writeAttr(b, "SessionIndex", p.SessionIndex)
 	b.WriteString(`><saml2:SubjectLocality`)
 	writeAttr(b, "Address", p.SPEntityID)
 	b.WriteString(`></saml2:SubjectLocality><saml2:AuthnContext><saml2:AuthnContextClassRef>` + saml.AuthnContextUnspecified +
-		`</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement></saml2:Assertion>`)
+		`</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>`)
+}
+
+// writeStatus writes samlp:Status (SAML core §3.2.2.1): the top-level code,
+// an optional second-level code and an optional message.
+func writeStatus(b *bytes.Buffer, code, sub, msg string) {
+	b.WriteString(`<saml2p:Status><saml2p:StatusCode`)
+	writeAttr(b, "Value", code)
+	b.WriteString(`>`)
+	if sub != "" {
+		b.WriteString(`<saml2p:StatusCode`)
+		writeAttr(b, "Value", sub)
+		b.WriteString(`></saml2p:StatusCode>`)
+	}
+	b.WriteString(`</saml2p:StatusCode>`)
+	if msg != "" {
+		b.WriteString(`<saml2p:StatusMessage>`)
+		writeText(b, msg)
+		b.WriteString(`</saml2p:StatusMessage>`)
+	}
+	b.WriteString(`</saml2p:Status>`)
 }
 
 // signedInfoOpen is the canonical start tag of SignedInfo when it is

@@ -2,7 +2,7 @@
 // X.509 certificate.
 //
 // Huawei Cloud IAM (the SAML SP) verifies the assertions hcidp signs with the
-// certificate published in the IdP metadata (PROFILE.md, "Partner Center
+// certificate published in the IdP metadata (docs/profile.md, "Partner Center
 // set-up", step 1). The key is RSA, at least 2048 bits (3072 recommended).
 // Private keys are written with mode 0600, are never printed or logged, and
 // never end up in metadata.

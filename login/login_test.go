@@ -97,3 +97,56 @@ func TestPasswordChecksAreBounded(t *testing.T) {
 		t.Fatalf("login with free slots: %d", r.StatusCode)
 	}
 }
+
+// The password form is accepted only with the CSRF token of the browser's
+// CSRF cookie, from the IdP's own origin; a refusal counts no attempt and
+// starts no session (docs/threat-model.md "Browser-facing pages").
+func TestLoginFormNeedsCSRFAndOrigin(t *testing.T) {
+	s, h := newTestService(t)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:8080/login", nil))
+	token := html.UnescapeString(csrfRE.FindStringSubmatch(rec.Body.String())[1])
+	cookies := rec.Result().Cookies()
+	for name, tt := range map[string]struct {
+		token, origin string
+		cookie        bool
+		reason        string
+	}{
+		"no CSRF cookie":   {token, "http://127.0.0.1:8080", false, "login.csrf"},
+		"wrong token":      {"forged", "http://127.0.0.1:8080", true, "login.csrf"},
+		"no token":         {"", "http://127.0.0.1:8080", true, "login.csrf"},
+		"foreign origin":   {token, "https://evil.example", true, "login.origin"},
+		"null origin":      {token, "null", true, "login.origin"},
+		"other scheme":     {token, "https://127.0.0.1:8080", true, "login.origin"},
+		"foreign referrer": {token, "", true, "login.origin"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			form := url.Values{"csrf_token": {tt.token}, "username": {"alice"}, "password": {"correct horse battery"}}
+			req := httptest.NewRequest("POST", "http://127.0.0.1:8080/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			} else {
+				req.Header.Set("Referer", "https://evil.example/page")
+			}
+			if tt.cookie {
+				for _, c := range cookies {
+					req.AddCookie(c)
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), tt.reason) {
+				t.Fatalf("%d, want 403 %s", rec.Code, tt.reason)
+			}
+			for _, c := range rec.Result().Cookies() {
+				if c.Name == "hcidp_session" {
+					t.Error("a refused login set a session cookie")
+				}
+			}
+			if f, _ := s.store.GetLoginFailures(t.Context(), "acct:alice", time.Now()); f.Count != 0 {
+				t.Errorf("a refused form counted %d attempts", f.Count)
+			}
+		})
+	}
+}

@@ -34,7 +34,7 @@ const maxFuzzMetadata = 4 << 10
 var signatureKeyInfoRE = regexp.MustCompile(`(?s)(<ds:Signature[ >].*?)<ds:KeyInfo[ >].*?</ds:KeyInfo>`)
 
 // FuzzLoadSPMetadata: LoadSP never panics, and metadata it accepts meets
-// SECURITY.md "SP metadata loading": one entity ID, at least one HTTP-POST
+// docs/threat-model.md "SP metadata loading": one entity ID, at least one HTTP-POST
 // ACS over https (http only on loopback) without user info, at least one
 // RSA signing certificate, and an unexpired one at the given time; with
 // pins, only pinned signing keys.

@@ -136,7 +136,7 @@ func requireXmlsec1(t *testing.T) string {
 }
 
 // xmlsec1Verify verifies an enveloped metadata signature with xmlsec1 against
-// cert, the way PROFILE.md documents it.
+// cert, the way docs/profile.md documents it.
 func xmlsec1Verify(t *testing.T, doc []byte, cert *x509.Certificate) (string, error) {
 	t.Helper()
 	bin := requireXmlsec1(t)

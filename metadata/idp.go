@@ -14,7 +14,7 @@ import (
 )
 
 // IdPConfig is what goes into hcidp's own metadata, the "IDP Metadata.xml"
-// uploaded to Huawei Partner Center (PROFILE.md, "Partner Center set-up").
+// uploaded to Huawei Partner Center (docs/profile.md, "Partner Center set-up").
 type IdPConfig struct {
 	// EntityID is the IdP's entityID, an absolute URI such as
 	// "https://idp.partner.example" (at most 1024 characters,

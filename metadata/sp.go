@@ -41,7 +41,7 @@ type SP struct {
 	SigningCerts []*x509.Certificate
 	// EncryptionCerts are the certificates of KeyDescriptors with
 	// use="encryption" or no use attribute. hcidp never encrypts
-	// (SECURITY.md); they are kept for display only.
+	// (docs/threat-model.md); they are kept for display only.
 	EncryptionCerts []*x509.Certificate
 	// AuthnRequestsSigned and WantAssertionsSigned are the SPSSODescriptor
 	// attributes of the same names.
@@ -112,7 +112,7 @@ var allowedDigestMethods = map[string]bool{
 }
 
 // LoadSP parses and checks the SP metadata of one Huawei IAM site, following
-// SECURITY.md ("SP metadata loading"):
+// docs/threat-model.md ("SP metadata loading"):
 //
 //  1. at most MaxMetadataSize bytes; a token pre-scan refuses DTDs,
 //     entities, processing instructions other than the XML declaration,
@@ -542,7 +542,7 @@ func (l *spLoader) checkValidUntil(el *etree.Element) error {
 	return nil
 }
 
-// checkEndpointURL enforces SECURITY.md's rule for SP endpoint locations: an
+// checkEndpointURL enforces docs/threat-model.md's rule for SP endpoint locations: an
 // absolute https URL, or http when the host is a loopback address
 // (127.0.0.0/8, ::1) or localhost; no user information, no fragment, no
 // spaces or control characters. Location values are later compared byte for
@@ -633,7 +633,7 @@ func certName(c *x509.Certificate) string {
 
 // ACSByURL returns the HTTP-POST AssertionConsumerService whose Location is
 // exactly url, byte for byte (no normalisation, prefix or case folding:
-// SECURITY.md "Semantic checks").
+// docs/threat-model.md "Semantic checks").
 func (sp *SP) ACSByURL(url string) (Endpoint, bool) {
 	if sp == nil {
 		return Endpoint{}, false

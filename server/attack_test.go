@@ -1,7 +1,7 @@
 package server
 
 // The attack corpus (testdata/attacks/*.json) run against the real handler.
-// Each case names the SECURITY.md rule it exercises, says how to build the
+// Each case names the docs/threat-model.md rule it exercises, says how to build the
 // input from a correct Huawei-style request (or bind callback) and what must
 // come out: the status, the refusal reason (on the error page and in the
 // log), no 5xx, no SAMLResponse on a refusal, and no row written in any
@@ -39,7 +39,7 @@ import (
 // attackCase is one entry of testdata/attacks/*.json.
 type attackCase struct {
 	Name string `json:"name"`
-	// Rule cites SECURITY.md (or PROFILE.md) for the behaviour under test.
+	// Rule cites docs/threat-model.md (or docs/profile.md) for the behaviour under test.
 	Rule string `json:"rule"`
 	// Endpoint is "sso" (default) or "bind".
 	Endpoint string `json:"endpoint"`

@@ -1,6 +1,6 @@
 package server
 
-// SECURITY.md "Browser-facing pages": headers on every page, cookie
+// docs/threat-model.md "Browser-facing pages": headers on every page, cookie
 // attributes, HSTS on https, and the auto-POST page's policy.
 
 import (

@@ -27,7 +27,7 @@ type Customer struct {
 	XAccountID string
 	// DisplayName is shown on pages; not sent to Huawei.
 	DisplayName string
-	// Email, Name and Mobile are the optional attributes of PROFILE.md §3.
+	// Email, Name and Mobile are the optional attributes of docs/profile.md §3.
 	// Email is unique among customers when non-empty.
 	Email  string
 	Name   string

@@ -12,7 +12,7 @@ import (
 )
 
 // `idp audit list` filters by time and customer and prints what the audit
-// log holds (SECURITY.md "Operations": every issued assertion and bind
+// log holds (docs/threat-model.md "Operations": every issued assertion and bind
 // event, with customer, site and request ID).
 func TestAuditList(t *testing.T) {
 	cfg := testConfig(t)
