@@ -53,6 +53,9 @@ go vet ./...
 echo "test.sh: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
+echo "test.sh: benchmark module (bench: vet, the BoringCrypto build test; the benchmarks themselves are run by hand, BENCHMARKS.md)"
+(cd bench && go vet ./... && go test -count=1 -timeout 20m ./...)
+
 echo "test.sh: deployment files (deploy/validate: Kubernetes manifests, systemd unit, dashboard)"
 (cd deploy/validate && go vet ./... && go test -count=1 ./...)
 
