@@ -63,7 +63,9 @@ func cookieKeys(ctx context.Context, st storage.Storage) ([]byte, error) {
 // browserCookies encodes and decodes hcidp's signed and encrypted cookies.
 type browserCookies struct {
 	csrf, flow *securecookie.SecureCookie
-	secure     bool
+	// oidc encodes pending upstream sign-ins (oidc.go); nil without one.
+	oidc   *securecookie.SecureCookie
+	secure bool
 	// prefix is "__Host-" over HTTPS: such a cookie must be Secure, have
 	// Path=/ and no Domain, so a sibling subdomain cannot plant one.
 	prefix string

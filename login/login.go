@@ -37,7 +37,11 @@ func (s *Service) renderLogin(w http.ResponseWriter, r *http.Request, status int
 func (s *Service) renderLoginWait(w http.ResponseWriter, r *http.Request, status int, flow, username, errKey string, wait int) {
 	p := s.pages.Page(w, r, s.cfg.FormAction())
 	w.Header().Set("Cache-Control", "no-store")
-	d := templates.LoginData{Page: p, CSRF: s.CSRFToken(w, r), Flow: flow, Username: username, Error: errKey, RetryAfter: wait}
+	d := templates.LoginData{Page: p, CSRF: s.CSRFToken(w, r), Flow: flow, Username: username, Error: errKey, RetryAfter: wait,
+		PasswordLogin: s.cfg.PasswordLogin}
+	if s.upstream != nil {
+		d.Upstream = s.upstream.Config().DisplayName
+	}
 	w.WriteHeader(status)
 	s.pages.T.Login(w, d)
 }
@@ -57,6 +61,10 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
 		s.pages.Refuse(w, r, http.StatusForbidden, "login.csrf", "missing or wrong CSRF token")
+		return
+	}
+	if !s.cfg.PasswordLogin {
+		s.pages.Refuse(w, r, http.StatusForbidden, "login.password_disabled", "password sign-in is off (upstream_oidc.password_login: false)")
 		return
 	}
 	flow := r.PostForm.Get("flow")
@@ -95,14 +103,14 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.loginSucceeded(r, username)
-	s.SignIn(w, r, c.XAccountID, "password", flow)
+	s.signIn(w, r, c.XAccountID, "password", "method=password", flow)
 }
 
-// SignIn starts a session for customerID with a new session ID (no
-// fixation), audits it with the sign-in method, then continues the
-// browser's pending flow: the verified AuthnRequest is answered, the
-// console link followed.
-func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, customerID, method, flow string) {
+// signIn starts a session for customerID with a new session ID (no
+// fixation), audits it (detail names the method and, upstream, the
+// provider's account), then continues the browser's pending flow: the
+// verified AuthnRequest is answered, the console link followed.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, customerID, method, detail, flow string) {
 	ctx := r.Context()
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		s.pages.Unavailable(w, r, "session", err)
@@ -111,7 +119,7 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, customerID, met
 	now := s.now()
 	s.startSession(ctx, customerID, now)
 	s.metrics.Login("success")
-	s.audit(ctx, r, customerID, "success", "method="+method)
+	s.audit(ctx, r, customerID, "success", detail)
 	s.log.InfoContext(ctx, "login", "customer", customerID, "method", method, "client", web.ClientAddr(r))
 
 	f, found := s.takePending(w, r, flow)

@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hcidp/upstream/oidc"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,9 @@ type Config struct {
 	// FormAction returns the CSP form-action of the sign-in page: its POST
 	// leads, through redirects, to a site's IAM.
 	FormAction func() string
+	// PasswordLogin offers hcidp's own password form (upstream_oidc's
+	// password_login; true without an upstream provider).
+	PasswordLogin bool
 }
 
 // Continuation continues a SAML flow once its customer has signed in at
@@ -60,6 +64,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// ContinueSAML answers a SAML flow after a sign-in.
 	ContinueSAML Continuation
+	// Upstream is the partner portal's OpenID Connect provider; nil when
+	// upstream_oidc is not configured.
+	Upstream *oidc.Provider
 	// Now and Rand are injectable for tests; defaults time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -77,6 +84,7 @@ type Service struct {
 	now          func() time.Time
 	rand         io.Reader
 	continueSAML Continuation
+	upstream     *oidc.Provider
 	// passwordSlots bounds concurrent password checks (login.go).
 	passwordSlots chan struct{}
 }
@@ -87,7 +95,7 @@ func New(cfg Config, o Options) (*Service, error) {
 		return nil, errors.New("login: BaseURL, Store, Pages and ContinueSAML are required")
 	}
 	s := &Service{cfg: cfg, store: o.Store, pages: o.Pages, metrics: o.Metrics, log: web.Logger(o.Logger),
-		now: o.Now, rand: o.Rand, continueSAML: o.ContinueSAML,
+		now: o.Now, rand: o.Rand, continueSAML: o.ContinueSAML, upstream: o.Upstream,
 		passwordSlots: make(chan struct{}, max(2, 2*runtime.GOMAXPROCS(0)))}
 	if s.now == nil {
 		s.now = time.Now
@@ -113,6 +121,11 @@ func New(cfg Config, o Options) (*Service, error) {
 		return nil, fmt.Errorf("login: CookieKeys must be %d bytes", cookieHashKeyLen+cookieBlockKeyLen)
 	}
 	s.cookies = newBrowserCookies(keys, https)
+	if s.upstream != nil {
+		s.cookies.oidc = newOIDCCookies(keys[:cookieHashKeyLen], keys[cookieHashKeyLen:], int(s.upstream.FlowLifetime()/time.Second))
+	} else {
+		s.cfg.PasswordLogin = true
+	}
 	return s, nil
 }
 
@@ -125,6 +138,9 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /login", web.Endpoint("login", http.HandlerFunc(s.handleLoginForm)))
 	mux.Handle("POST /login", web.Endpoint("login", http.HandlerFunc(s.handleLogin)))
 	mux.Handle("POST /logout", web.Endpoint("logout", http.HandlerFunc(s.handleLogout)))
+	if s.upstream != nil {
+		s.mountUpstream(mux)
+	}
 }
 
 // SameOrigin reports whether a POST comes from the IdP's own pages.

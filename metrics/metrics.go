@@ -15,6 +15,7 @@ type Metrics struct {
 	logins     *prometheus.CounterVec
 	binds      *prometheus.CounterVec
 	launches   *prometheus.CounterVec
+	upstream   *prometheus.CounterVec
 	signing    prometheus.Histogram
 	certExpiry *prometheus.GaugeVec
 }
@@ -32,13 +33,16 @@ func New(reg prometheus.Registerer) *Metrics {
 			[]string{"outcome", "reason", "convention"}),
 		launches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcidp_launches_total",
 			Help: "Portal launch URLs by outcome (minted, used, refused)."}, []string{"outcome"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcidp_upstream_oidc_logins_total",
+			Help: "Sign-ins through the partner portal's OpenID Connect provider by outcome (success, refused) and the refusal's reason code."},
+			[]string{"outcome", "reason"}),
 		signing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hcidp_response_signing_seconds",
 			Help:    "Time to build and sign one Response.",
 			Buckets: []float64{.0002, .0005, .00075, .001, .0015, .002, .003, .005, .01, .025, .05}}),
 		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcidp_certificate_expiry_timestamp_seconds",
 			Help: "NotAfter of each certificate in use (idp current/next, sp per site), as a Unix time."}, []string{"role", "site", "subject"}),
 	}
-	reg.MustRegister(m.sso, m.logins, m.binds, m.launches, m.signing, m.certExpiry)
+	reg.MustRegister(m.sso, m.logins, m.binds, m.launches, m.upstream, m.signing, m.certExpiry)
 	return m
 }
 
@@ -104,5 +108,12 @@ func (m *Metrics) Refused(endpoint, reason string) {
 		m.Login("refused")
 	case "launch":
 		m.Launch("refused")
+	}
+}
+
+// UpstreamLogin counts one sign-in through the upstream OpenID provider.
+func (m *Metrics) UpstreamLogin(outcome, reason string) {
+	if m != nil {
+		m.upstream.WithLabelValues(outcome, reason).Inc()
 	}
 }

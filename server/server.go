@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hcidp/upstream/oidc"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,9 @@ type Config struct {
 	// Portal serves the demo portal page at "/" (idp demo only); otherwise
 	// "/" is a plain page naming the IdP.
 	Portal bool
+	// PasswordLogin offers the password form (upstream_oidc.password_login;
+	// always on without an upstream provider).
+	PasswordLogin bool
 }
 
 // Options are the server's collaborators.
@@ -64,6 +68,8 @@ type Options struct {
 	SessionStore scs.Store
 	// CookieKeys are the browser cookies' keys (login.Options.CookieKeys).
 	CookieKeys []byte
+	// Upstream is the partner portal's OpenID Connect provider, or nil.
+	Upstream *oidc.Provider
 	// Now and Rand are injectable for tests; defaults time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -109,9 +115,9 @@ func New(cfg Config, o Options) (*Server, error) {
 	}
 	s.pages = web.NewPages(tmpl, s.log, s.rand, o.Metrics.Refused)
 	s.login, err = login.New(login.Config{BaseURL: base, SessionLifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
-		FormAction: s.navFormAction},
+		FormAction: s.navFormAction, PasswordLogin: cfg.PasswordLogin},
 		login.Options{Store: o.Store, SessionStore: o.SessionStore, CookieKeys: o.CookieKeys, Pages: s.pages, Metrics: o.Metrics,
-			Logger: s.log, ContinueSAML: s.continueSAML, Now: s.now, Rand: s.rand})
+			Logger: s.log, ContinueSAML: s.continueSAML, Upstream: o.Upstream, Now: s.now, Rand: s.rand})
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,10 @@ type LoginData struct {
 	Error string
 	// RetryAfter, when not 0, is how many seconds to wait before trying again.
 	RetryAfter int
+	// PasswordLogin shows the password form; Upstream, when not "", names
+	// the partner portal's provider on the "Sign in with ..." button.
+	PasswordLogin bool
+	Upstream      string
 }
 
 // ErrorData is the generic refusal page.
