@@ -42,9 +42,8 @@
 // against 570-720 µs through pgxpool, 10-30% more, of which about 35 µs is
 // CPU (database/sql's transaction goroutine and conversions: 62 against 46
 // allocations); plain database/sql took the same as this store. The
-// session read (FindCtx) took the same through both, 65-80 µs. Both are
-// dominated by the round trips and the commit's flush; next to the RSA
-// signature of the same SSO the difference is small. BenchmarkRecordResponse,
+// session read (FindCtx) took the same through both, 65-80 µs. The round
+// trips and the commit's flush dominate both. BenchmarkRecordResponse,
 // BenchmarkFindCtx and BenchmarkPostgresPgxpool repeat the comparison.
 //
 // # Clock
