@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 	in.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.Metrics = metrics.New(in.Registry)
 
-	st, err := backend.Open(ctx, cfg.Database)
+	st, err := backend.OpenWith(ctx, cfg.Database, backend.Options{Now: in.now})
 	if err != nil {
 		return nil, err
 	}

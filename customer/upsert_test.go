@@ -10,12 +10,12 @@ import (
 
 	"hcidp/customer"
 	"hcidp/storage"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 )
 
 func openStore(t *testing.T) storage.Storage {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), ":memory:")
+	st, err := sqlstore.OpenSQLite(t.Context(), ":memory:", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

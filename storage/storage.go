@@ -1,8 +1,9 @@
 // Package storage defines the persistence contract of hcidp: customers, their
 // Huawei Cloud bindings, bind-callback events, the AuthnRequest replay cache,
-// browser sessions (an scs/v2 store) and the audit log. Every backend
-// (storage/sqlite, storage/postgres) passes the same conformance suite in
-// storage/storagetest, so that replicas sharing one database act as one.
+// browser sessions (an scs/v2 store) and the audit log. Every backend (the
+// SQLite and PostgreSQL dialects of storage/sql) passes the same
+// conformance suite in storage/storagetest, so that replicas sharing one
+// database act as one.
 package storage
 
 import (

@@ -6,29 +6,41 @@ import (
 	"strings"
 
 	"hcidp/storage"
-	"hcidp/storage/postgres"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 )
 
 // Forms lists the accepted database strings, for error and help messages.
 const Forms = `"sqlite:PATH", "sqlite::memory:", "postgres://..." or "postgresql://..."`
 
-// Open opens the storage named by database:
+// Options are the settings of the store (its clock).
+type Options = sqlstore.Options
+
+// Open opens the storage named by database with the default Options:
 //
 //	sqlite:PATH                 SQLite file at PATH (its directory must exist)
 //	sqlite::memory:             private in-memory SQLite database (tests)
 //	postgres://... postgresql://...  PostgreSQL, any DSN pgx accepts in URL form
 func Open(ctx context.Context, database string) (storage.Storage, error) {
+	return OpenWith(ctx, database, Options{})
+}
+
+// OpenWith is Open with Options.
+func OpenWith(ctx context.Context, database string, o Options) (storage.Storage, error) {
 	kind, target, err := parse(database)
 	if err != nil {
 		return nil, err
 	}
+	var d *sqlstore.DB
 	switch kind {
 	case kindSQLite:
-		return sqlite.Open(ctx, target)
+		d, err = sqlstore.OpenSQLite(ctx, target, o)
 	default:
-		return postgres.Open(ctx, target)
+		d, err = sqlstore.OpenPostgres(ctx, target, o)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 type kind int

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -64,5 +65,23 @@ func TestOpenSQLite(t *testing.T) {
 func TestOpenInvalid(t *testing.T) {
 	if _, err := Open(t.Context(), "redis://localhost"); err == nil {
 		t.Fatal("Open(redis://...) succeeded")
+	}
+}
+
+// TestOpenWithPassesTheClock: the store reads the time from Options.Now,
+// here years ahead of the real clock, so a session that expires in an hour
+// of real time has long expired.
+func TestOpenWithPassesTheClock(t *testing.T) {
+	ahead := time.Now().AddDate(10, 0, 0)
+	s, err := OpenWith(t.Context(), "sqlite::memory:", Options{Now: func() time.Time { return ahead }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CommitCtx(t.Context(), "tok", []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.FindCtx(t.Context(), "tok"); err != nil || found {
+		t.Errorf("FindCtx = %v, %v; want not found at the store's clock", found, err)
 	}
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
 	const limit = 1 << 20
 	path := filepath.Join(t.TempDir(), "hcidp.db")
-	d, err := open(t.Context(), path, limit)
+	d, err := openSQLite(t.Context(), path, Options{}, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
