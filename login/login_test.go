@@ -16,7 +16,7 @@ import (
 
 	"hcidp/customer"
 	"hcidp/storage"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 	"hcidp/templates"
 	"hcidp/web"
 )
@@ -25,7 +25,7 @@ import (
 // customer alice, and its handler.
 func newTestService(t *testing.T) (*Service, http.Handler) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "login.db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "login.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

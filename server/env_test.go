@@ -40,7 +40,7 @@ import (
 	"hcidp/metadata"
 	"hcidp/saml"
 	"hcidp/storage"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 	"hcidp/web"
 )
 
@@ -76,7 +76,7 @@ type hardenEnv struct {
 	t       testing.TB
 	srv     *Server
 	handler http.Handler
-	store   *sqlite.DB
+	store   *sqlstore.DB
 	db      *sql.DB // a second handle on the same file, for row counts
 	dbFile  string
 	cfg     Config
@@ -144,7 +144,10 @@ func newHardenEnv(t testing.TB, baseURL string, edit func(*Config)) *hardenEnv {
 		edit(&cfg)
 	}
 	dbFile := filepath.Join(dir, "hcidp.db")
-	st, err := sqlite.Open(context.Background(), dbFile)
+	clock := &hxClock{}
+	// The store keeps the real clock: tests move the IdP's clock a year on
+	// (past an SP certificate) with the customer still signed in.
+	st, err := sqlstore.OpenSQLite(context.Background(), dbFile, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +174,6 @@ func newHardenEnv(t testing.TB, baseURL string, edit func(*Config)) *hardenEnv {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	clock := &hxClock{}
 	trust := idp.Trust{SPs: []*idp.ServiceProvider{sp}, Signer: signer, Cert: idpCert}
 	opts := Options{Store: st, Trust: trust,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: clock.now}

@@ -24,7 +24,7 @@ import (
 	"hcidp/metadata"
 	"hcidp/mockiam"
 	"hcidp/storage"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 )
 
 // detRand is a deterministic byte stream (SHA-256 in counter mode) standing
@@ -75,7 +75,7 @@ func TestSSOGolden(t *testing.T) {
 	cfg := Config{IdP: idp.Config{EntityID: base + "/saml/metadata", SSOURL: base + "/saml/sso", BpID: "bp-4711",
 		ClockSkew: 3 * time.Minute, RequestLifetime: 5 * time.Minute, AssertionLifetime: 5 * time.Minute},
 		BaseURL: base, XAccountType: "ZXT", SessionLifetime: 8 * time.Hour, SessionIdleTimeout: time.Hour, BindWindow: time.Hour}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "idp.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

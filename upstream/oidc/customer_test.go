@@ -8,7 +8,7 @@ import (
 
 	"hcidp/customer"
 	"hcidp/storage"
-	"hcidp/storage/sqlite"
+	sqlstore "hcidp/storage/sql"
 	"hcidp/upstream/oidc"
 )
 
@@ -47,7 +47,7 @@ func TestResolveCustomer(t *testing.T) {
 			oidc.Identity{XAccountID: "c9", Email: "taken@portal.example"}, oidc.ReasonClaimInvalid, false, storage.Customer{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := sqlite.Open(t.Context(), ":memory:")
+			st, err := sqlstore.OpenSQLite(t.Context(), ":memory:", sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
