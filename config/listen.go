@@ -60,19 +60,32 @@ func (c *Config) ListenKey() string {
 // metrics_listen, --listen) and the fix. err is net.Listen's error, kept
 // wrapped.
 func ListenError(key, addr string, err error) error {
+	var msg string
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("%s: %s is already in use: another program (another idp?) listens there; stop it, or set %s to a free address%s: %w",
-			key, addr, key, freeExample(addr), err)
+		msg = fmt.Sprintf("%s: %s is already in use: another program (another idp?) listens there; stop it, or set %s to a free address%s",
+			key, addr, key, freeExample(addr))
 	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("%s: %s: permission denied: a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability; "+
-			"set %s to a port from 1024 up (e.g. \":8080\") behind a reverse proxy, or grant the capability: %w", key, addr, key, err)
+		msg = fmt.Sprintf("%s: %s: permission denied: a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability; "+
+			"set %s to a port from 1024 up (e.g. \":8080\") behind a reverse proxy, or grant the capability", key, addr, key)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("%s: %s is not an address of this machine: set %s to one of its addresses, 127.0.0.1, or \":PORT\" for every interface: %w",
-			key, addr, key, err)
+		msg = fmt.Sprintf("%s: %s is not an address of this machine: set %s to one of its addresses, 127.0.0.1, or \":PORT\" for every interface",
+			key, addr, key)
+	default:
+		return fmt.Errorf("%s: cannot listen on %s: %w", key, addr, err)
 	}
-	return fmt.Errorf("%s: cannot listen on %s: %w", key, addr, err)
+	return &listenError{msg, err}
 }
+
+// listenError says what to do, and wraps the system's error without
+// repeating it.
+type listenError struct {
+	msg string
+	err error
+}
+
+func (e *listenError) Error() string { return e.msg }
+func (e *listenError) Unwrap() error { return e.err }
 
 // freeExample suggests the next port of addr, e.g. " such as 127.0.0.1:8081".
 func freeExample(addr string) string {

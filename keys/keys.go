@@ -345,7 +345,7 @@ func (p Pair) Load() (*rsa.PrivateKey, *x509.Certificate, error) {
 	defer clear(keyData)
 	key, err := parsePrivateKey(keyData, filepath.Dir(p.KeyFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: %s %s: %w", keyName, p.KeyFile, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", keyName, p.KeyFile, err)
 	}
 
 	certData, err := readLimited(certName, p.CertFile, p.KeyFile)
@@ -354,21 +354,31 @@ func (p Pair) Load() (*rsa.PrivateKey, *x509.Certificate, error) {
 	}
 	cert, err := parseCertificate(certData)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: %s %s: %w; %s must be the PEM certificate of %s (the idp.crt that %s wrote with it)",
+		return nil, nil, fmt.Errorf("%s %s: %w; %s must be the PEM certificate of %s (the idp.crt that %s wrote with it)",
 			certName, p.CertFile, err, certName, keyName, generateHint(p.KeyFile))
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("keys: %s %s: the certificate's public key is %s, not RSA; create an RSA pair with %s",
+		return nil, nil, fmt.Errorf("%s %s: the certificate's public key is %s, not RSA; create an RSA pair with %s",
 			certName, p.CertFile, cert.PublicKeyAlgorithm, generateHint(p.KeyFile))
 	}
 	if !key.PublicKey.Equal(pub) {
-		return nil, nil, fmt.Errorf("keys: %s %s does not match %s %s: the certificate was issued for a different key; "+
+		return nil, nil, fmt.Errorf("%s %s does not match %s %s: the certificate was issued for a different key; "+
 			"set %s to the certificate generated with this key, or create a new pair with %s",
 			certName, p.CertFile, keyName, p.KeyFile, certName, generateHint(p.KeyFile))
 	}
 	return key, cert, nil
 }
+
+// fileError is a message that says all an operator needs, wrapping the
+// system's error (errors.Is(err, fs.ErrNotExist) holds) without repeating it.
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
 
 // readLimited reads the file of the configuration key name; hintFor is
 // the key file whose directory the fix suggests.
@@ -376,24 +386,24 @@ func readLimited(name, path, hintFor string) ([]byte, error) {
 	f, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("keys: %s %s does not exist: create a key pair with %s (it writes idp.key and idp.crt), or set %s to the right file: %w",
-			name, path, generateHint(hintFor), name, fs.ErrNotExist)
+		return nil, &fileError{fmt.Sprintf("%s %s does not exist: create a key pair with %s (it writes idp.key and idp.crt), or set %s to the right file",
+			name, path, generateHint(hintFor), name), err}
 	case errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("keys: %s %s cannot be read by this user: run idp as the user that owns it (the key stays mode 0600): %w",
-			name, path, fs.ErrPermission)
+		return nil, &fileError{fmt.Sprintf("%s %s cannot be read by this user: run idp as the user that owns it (the key stays mode 0600)",
+			name, path), err}
 	case err != nil:
-		return nil, fmt.Errorf("keys: %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("keys: %s %s is a directory: set %s to the PEM file in it (idp.key or idp.crt)", name, path, name)
+		return nil, fmt.Errorf("%s %s is a directory: set %s to the PEM file in it (idp.key or idp.crt)", name, path, name)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPEMFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("keys: %s: reading %s: %w", name, path, err)
+		return nil, fmt.Errorf("%s: reading %s: %w", name, path, err)
 	}
 	if len(data) > maxPEMFileSize {
-		return nil, fmt.Errorf("keys: %s %s is larger than %d bytes; it is not a PEM key or certificate", name, path, maxPEMFileSize)
+		return nil, fmt.Errorf("%s %s is larger than %d bytes; it is not a PEM key or certificate", name, path, maxPEMFileSize)
 	}
 	return data, nil
 }

@@ -38,18 +38,18 @@ func rotate(current, next Pair, now time.Time, rename func(from, to string) erro
 	current = Current(current.KeyFile, current.CertFile)
 	next = Next(next.KeyFile, next.CertFile)
 	if next.KeyFile == "" || next.CertFile == "" {
-		return Pair{}, fmt.Errorf("keys: %w", ErrNoNextPair)
+		return Pair{}, ErrNoNextPair
 	}
 	if current.KeyFile == "" || current.CertFile == "" {
-		return Pair{}, errors.New("keys: key_file and cert_file must be set to rotate into them")
+		return Pair{}, errors.New("key_file and cert_file must be set to rotate into them")
 	}
 	for _, f := range []struct{ name, path string }{{KeyFileKey, current.KeyFile}, {CertFileKey, current.CertFile}} {
 		if _, err := os.Lstat(f.path); err != nil {
-			return Pair{}, fmt.Errorf("keys: %s %s: %w; nothing was rotated", f.name, f.path, err)
+			return Pair{}, fmt.Errorf("%s %s: %w; nothing was rotated", f.name, f.path, err)
 		}
 	}
 	if samePath(next.KeyFile, current.KeyFile) || samePath(next.CertFile, current.CertFile) {
-		return Pair{}, fmt.Errorf("keys: next_key_file/next_cert_file name the same files as key_file/cert_file (%s, %s): "+
+		return Pair{}, fmt.Errorf("next_key_file/next_cert_file name the same files as key_file/cert_file (%s, %s): "+
 			"the next pair must be new files (`idp keys generate --out DIR` in another directory); nothing was rotated", current.KeyFile, current.CertFile)
 	}
 	nextKey, _, err := next.Load()
@@ -57,13 +57,13 @@ func rotate(current, next Pair, now time.Time, rename func(from, to string) erro
 		return Pair{}, fmt.Errorf("%w; nothing was rotated", err)
 	}
 	if curKey, _, err := current.Load(); err == nil && curKey.PublicKey.Equal(&nextKey.PublicKey) {
-		return Pair{}, fmt.Errorf("keys: next_key_file %s holds the same key as key_file %s: there is nothing to roll over to; "+
+		return Pair{}, fmt.Errorf("next_key_file %s holds the same key as key_file %s: there is nothing to roll over to; "+
 			"create a new pair with `idp keys generate --out DIR`", next.KeyFile, current.KeyFile)
 	}
 	if open, err := KeyFileTooOpen(next.KeyFile); err != nil {
 		return Pair{}, err
 	} else if open {
-		return Pair{}, fmt.Errorf("keys: next_key_file %s is readable by other users: `chmod 600 %s` first (it becomes the signing key); nothing was rotated",
+		return Pair{}, fmt.Errorf("next_key_file %s is readable by other users: `chmod 600 %s` first (it becomes the signing key); nothing was rotated",
 			next.KeyFile, next.KeyFile)
 	}
 
@@ -72,9 +72,9 @@ func rotate(current, next Pair, now time.Time, rename func(from, to string) erro
 		KeyName: KeyFileKey, CertName: CertFileKey}
 	for _, p := range []string{archived.KeyFile, archived.CertFile} {
 		if _, err := os.Lstat(p); err == nil {
-			return Pair{}, fmt.Errorf("keys: %s already exists: wait a second and rotate again; nothing was rotated", p)
+			return Pair{}, fmt.Errorf("%s already exists: wait a second and rotate again; nothing was rotated", p)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return Pair{}, fmt.Errorf("keys: %w", err)
+			return Pair{}, fmt.Errorf("%w", err)
 		}
 	}
 	moves := [][2]string{
@@ -93,10 +93,10 @@ func rotate(current, next Pair, now time.Time, rename func(from, to string) erro
 				}
 			}
 			if len(undo) > 0 {
-				return Pair{}, fmt.Errorf("keys: rotating: %w; undoing it failed too (%v): check %s and %s by hand",
+				return Pair{}, fmt.Errorf("rotating: %w; undoing it failed too (%v): check %s and %s by hand",
 					err, errors.Join(undo...), current.KeyFile, current.CertFile)
 			}
-			return Pair{}, fmt.Errorf("keys: rotating: %w; nothing was rotated", err)
+			return Pair{}, fmt.Errorf("rotating: %w; nothing was rotated", err)
 		}
 	}
 	for _, d := range uniqueDirs(current.KeyFile, current.CertFile, next.KeyFile, next.CertFile) {
