@@ -17,6 +17,7 @@ func TestHelpPrintsTheCommandsUsage(t *testing.T) {
 	}{
 		{[]string{"help"}, []string{"usage: idp COMMAND", "users update", "keys rotate", "sp fetch", "version", "help"}},
 		{[]string{"--help"}, []string{"usage: idp COMMAND"}},
+		{[]string{"help", "help"}, []string{"usage: idp COMMAND"}},
 		{[]string{"help", "users"}, []string{"usage: idp users COMMAND", "idp users update --config F --xaccount-id ID"}},
 		{[]string{"users", "-h"}, []string{"usage: idp users COMMAND"}},
 		{[]string{"users", "help", "add"}, []string{"usage: idp users add", "-password-stdin"}},

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // cmdHelp prints the usage of idp, of a group (`idp help users`) or of a
 // command (`idp help users add`, the same as `idp users add -h`).
 func cmdHelp(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" {
 		fmt.Fprint(stdout, usage())
 		return nil
 	}
@@ -102,7 +102,7 @@ func cmdHelp(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		name += " " + args[1]
 	}
-	if _, ok := docOf(name); !ok || name == "help" {
+	if _, ok := docOf(name); !ok {
 		return usageErrorf("", "help: unknown command %q", name)
 	}
 	err := run(ctx, append(append([]string{}, args...), "-h"), stdin, stdout, stderr)
