@@ -6,6 +6,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"hcidp/huawei"
 	"hcidp/metadata"
+	"hcidp/upstream/oidc"
 )
 
 // Config is the decoded configuration file.
@@ -61,6 +63,9 @@ type Config struct {
 	BindWindow Duration `yaml:"bind_window"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is auto (default: human-readable text when standard error
+	// is a terminal, JSON otherwise), json or text.
+	LogFormat string `yaml:"log_format"`
 
 	// APIKey enables the portal hand-off API (/api/v1/) and is the bearer
 	// token its callers present; empty disables the API. $HCIDP_API_KEY
@@ -87,13 +92,20 @@ type Config struct {
 	// Pprof exposes /debug/pprof/ on the metrics listener.
 	Pprof bool `yaml:"pprof"`
 
+	// UpstreamOIDC, when set, signs customers in through the partner
+	// portal's OpenID provider (docs/upstream-oidc.md); its keys are
+	// checked by oidc.Config.Validate.
+	UpstreamOIDC *oidc.Config `yaml:"upstream_oidc"`
+
 	// dir is the directory of the configuration file; relative paths in the
 	// file are resolved against it.
 	dir string
 	// file is the configuration file Load read, if any.
 	file string
-	// apiKeySource names where APIKey came from, for error messages.
-	apiKeySource string
+	// apiKeySource names where APIKey came from, for error messages;
+	// listenSource and databaseSource name the environment variable that
+	// set Listen or Database, if one did.
+	apiKeySource, listenSource, databaseSource string
 }
 
 // ServiceProvider is one Huawei Cloud site trusted by this IdP.
@@ -132,7 +144,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. \"3m\" or \"90s\")", n.Line, s)
+		return fmt.Errorf("%q is not a duration (write e.g. \"3m\" or \"90s\")", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -174,24 +186,35 @@ func (sp ServiceProvider) KeyPins() []string {
 
 // Parse decodes YAML (unknown keys are errors), applies defaults and
 // environment overrides, and validates. dir resolves relative paths.
+//
+// Unknown keys, values of the wrong shape or kind and keys set twice are
+// reported all at once, each with its line, the key as the README names it
+// and the fix (checkDocument).
 func Parse(b []byte, dir string) (*Config, error) {
+	if err := checkDocument(b); err != nil {
+		return nil, err
+	}
 	c := &Config{dir: dir}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("cannot decode YAML: %w", err)
+		return nil, decodeError(err)
 	}
 	if v := os.Getenv("HCIDP_LISTEN"); v != "" {
-		c.Listen = v
+		c.Listen, c.listenSource = v, "HCIDP_LISTEN"
 	}
 	if v := os.Getenv("HCIDP_DATABASE"); v != "" {
-		c.Database = v
+		c.Database, c.databaseSource = v, "HCIDP_DATABASE"
 	}
 	c.applyDefaults()
 	if err := c.resolveAPIKey(); err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
+	var secretErr error
+	if c.UpstreamOIDC != nil {
+		secretErr = c.UpstreamOIDC.ResolveSecret(os.Getenv)
+	}
+	if err := errors.Join(secretErr, c.Validate()); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -221,6 +244,15 @@ func (c *Config) applyDefaults() {
 	def(&c.BindWindow, time.Hour)
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "auto"
+	}
+	if o := c.UpstreamOIDC; o != nil {
+		o.ApplyDefaults()
+		if o.ClientSecretFile != "" {
+			o.ClientSecretFile = c.Path(o.ClientSecretFile)
+		}
 	}
 	if strings.HasPrefix(c.Database, "sqlite:") {
 		p := strings.TrimPrefix(c.Database, "sqlite:")
@@ -293,8 +325,16 @@ func (c *Config) Validate() error {
 	} else if len(c.XAccountType) > 64 || hasControl(c.XAccountType) {
 		bad("x_account_type", "must be at most 64 printable characters")
 	}
+	if err := checkListen(c.ListenKey(), c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MetricsListen != "" {
+		if err := checkListen("metrics_listen", c.MetricsListen); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
-		bad("database", "must be sqlite:PATH or a postgres:// DSN")
+		bad(c.DatabaseKey(), "must be sqlite:PATH (e.g. sqlite:/var/lib/hcidp/hcidp.db) or a postgres:// DSN")
 	}
 	if len(c.ServiceProviders) == 0 {
 		bad("service_providers", "list at least one site, e.g. `- site: cn`")
@@ -368,6 +408,16 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		bad("log_format", "%q: use auto (text on a terminal, JSON otherwise), json or text", c.LogFormat)
+	}
+	if c.UpstreamOIDC != nil {
+		if err := c.UpstreamOIDC.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

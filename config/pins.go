@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"gopkg.in/yaml.v3"
 
 	"hcidp/metadata"
@@ -236,4 +239,65 @@ func mapKeyValue(m *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// PinFileError is returned by PinSigningKeys when the configuration file
+// could not be edited; nothing was written. Pins is the whole
+// signing_key_pins list the entry service_providers[Index] should hold, for
+// the operator to write by hand.
+type PinFileError struct {
+	Path  string
+	Index int
+	Pins  []string
+	Err   error
+}
+
+func (e *PinFileError) Error() string {
+	return fmt.Sprintf("cannot add the key pin to %s (%v); nothing was written", e.Path, e.Err)
+}
+
+func (e *PinFileError) Unwrap() error { return e.Err }
+
+// PinSigningKeys adds pins to the signing_key_pins of site's entry in the
+// configuration file at path (symbolic links followed), so that start and
+// SIGHUP accept metadata signed with those keys. A site pinned by default
+// (cn without signing_key_pins) gets its default pins written too, since an
+// explicit list replaces the default. The edit (AddSigningKeyPins) keeps
+// comments and layout; the edited file must still load (Parse); it replaces
+// the old one atomically, keeping its mode. It returns the index of the
+// site's entry. On error nothing is written, and a *PinFileError carries
+// the list to write by hand.
+func PinSigningKeys(path, site string, pins []string) (index int, err error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return -1, err
+	}
+	src, err := os.ReadFile(real)
+	if err != nil {
+		return -1, err
+	}
+	cfg, err := Parse(src, filepath.Dir(real))
+	if err != nil {
+		return -1, err
+	}
+	index = slices.IndexFunc(cfg.ServiceProviders, func(sp ServiceProvider) bool { return sp.Site == site })
+	if index < 0 {
+		return -1, fmt.Errorf("%s has no service_providers entry for site %s", path, site)
+	}
+	entry := cfg.ServiceProviders[index]
+	add := pins
+	if len(entry.SigningKeyPins) == 0 {
+		add = append(slices.Clone(entry.KeyPins()), pins...)
+	}
+	edited, err := AddSigningKeyPins(src, site, add)
+	if err == nil {
+		_, err = Parse(edited, filepath.Dir(real))
+	}
+	if err != nil {
+		return index, &PinFileError{Path: path, Index: index, Pins: append(slices.Clone(entry.SigningKeyPins), add...), Err: err}
+	}
+	if err := renameio.WriteFile(real, edited, 0o600, renameio.WithExistingPermissions()); err != nil {
+		return index, err
+	}
+	return index, nil
 }

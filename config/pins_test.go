@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -149,5 +151,70 @@ func TestSigningKeyPins(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "signing_key_pins[1]") {
 		t.Errorf("a valid pin was reported: %v", err)
+	}
+}
+
+// TestPinSigningKeys: the pin is written into the file behind a symbolic
+// link, keeping its mode; a site pinned by default gets its default pin
+// written too (an explicit list replaces it); a layout that cannot be
+// edited writes nothing and returns the list to add by hand.
+func TestPinSigningKeys(t *testing.T) {
+	t.Setenv("HCIDP_LISTEN", "")
+	t.Setenv("HCIDP_DATABASE", "")
+	t.Setenv("HCIDP_API_KEY", "")
+	const head = "base_url: https://idp.partner.example\nkey_file: idp.key\ncert_file: idp.crt\nbp_id: bp-1\nx_account_type: ZXT\n"
+	builtin := metadata.BuiltinKeyPins("cn")[0]
+	for _, tc := range []struct {
+		name     string
+		src      string
+		site     string
+		wantPins []string // the site's signing_key_pins afterwards
+		wantErr  bool
+	}{
+		{"built-in cn", head + "service_providers:\n  - site: cn\n", "cn", []string{builtin, pinB}, false},
+		{"pinned site", head + "service_providers:\n  - site: cn\n  - site: eu\n    metadata_file: eu.xml\n    signing_key_pins:\n      - \"" + pinA + "\"\n", "eu", []string{pinA, pinB}, false},
+		{"flow style", head + "service_providers:\n  - {site: cn}\n", "cn", []string{builtin, pinB}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			real := filepath.Join(dir, "real.yaml")
+			if err := os.WriteFile(real, []byte(tc.src), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(real, 0o640)
+			link := filepath.Join(dir, "hcidp.yaml")
+			if err := os.Symlink("real.yaml", link); err != nil {
+				t.Fatal(err)
+			}
+			_, err := PinSigningKeys(link, tc.site, []string{pinB})
+			if tc.wantErr {
+				var pe *PinFileError
+				if !errors.As(err, &pe) || strings.Join(pe.Pins, ",") != strings.Join(tc.wantPins, ",") || !strings.Contains(err.Error(), "nothing was written") {
+					t.Fatalf("error %v, want a *PinFileError listing %v", err, tc.wantPins)
+				}
+				if b, _ := os.ReadFile(real); string(b) != tc.src {
+					t.Error("the file was written")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Error("the symbolic link was replaced by a file")
+			}
+			if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+				t.Errorf("mode %v, want 0640 kept", fi.Mode().Perm())
+			}
+			c, err := Load(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sp := range c.ServiceProviders {
+				if sp.Site == tc.site && strings.Join(sp.SigningKeyPins, ",") != strings.Join(tc.wantPins, ",") {
+					t.Errorf("signing_key_pins %v, want %v", sp.SigningKeyPins, tc.wantPins)
+				}
+			}
+		})
 	}
 }

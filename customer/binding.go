@@ -2,7 +2,9 @@ package customer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"hcidp/huawei"
@@ -20,12 +22,19 @@ type Binding struct {
 	Source string
 }
 
+// ErrUnknownSite is matched (errors.Is) by the *InvalidError of a binding
+// whose site is not a Huawei Cloud site, so that a caller can say which
+// input was wrong (the API's invalid_site).
+var ErrUnknownSite = errors.New("not a Huawei Cloud site")
+
 // Check applies the rules: a Huawei Cloud site, Huawei's account ID rule,
 // and the account-name rule for a domain_name (docs/profile.md §3, `name`).
 // The error, if any, is an *InvalidError.
 func (b Binding) Check() error {
 	if _, ok := huawei.LookupSite(b.Site); !ok {
-		return &InvalidError{fmt.Errorf("site %q: use one of %v", b.Site, huawei.SiteNames())}
+		names := huawei.SiteNames()
+		return &InvalidError{fmt.Errorf("site %q: %w: use %s or %s", b.Site, ErrUnknownSite,
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])}
 	}
 	if err := huawei.CheckDomainID(b.DomainID); err != nil {
 		return &InvalidError{err}

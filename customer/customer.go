@@ -66,15 +66,19 @@ func CheckPassword(pw string) error {
 }
 
 // Add validates and creates a customer with a password (may be "" for
-// customers who only arrive through the portal hand-off).
+// customers who only arrive through the portal hand-off), with the rules of
+// Upsert. Errors: *InvalidError for a broken rule; ErrExists when the
+// xAccountId is taken, ErrEmailTaken when the e-mail is (both also match
+// storage.ErrAlreadyExists).
 func Add(ctx context.Context, st storage.Storage, c storage.Customer, password string, now time.Time) error {
-	if err := Validate(c); err != nil {
-		return err
+	err := Validate(c)
+	if password != "" {
+		err = errors.Join(err, CheckPassword(password))
+	}
+	if err != nil {
+		return &InvalidError{err}
 	}
 	if password != "" {
-		if err := CheckPassword(password); err != nil {
-			return err
-		}
 		h, err := HashPassword(password)
 		if err != nil {
 			return err
@@ -82,11 +86,45 @@ func Add(ctx context.Context, st storage.Storage, c storage.Customer, password s
 		c.PasswordHash = h
 	}
 	c.CreatedAt, c.UpdatedAt = now.UTC(), now.UTC()
-	err := st.CreateCustomer(ctx, c)
+	err = st.CreateCustomer(ctx, c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		return fmt.Errorf("customer %q or e-mail %q already exists: %w", c.XAccountID, c.Email, err)
+		return conflict(ctx, st, c.XAccountID, c.Email, err)
 	}
 	return err
+}
+
+// ErrExists and ErrEmailTaken say which unique key a write would have
+// duplicated; errors.Is matches them, and storage.ErrAlreadyExists, on the
+// errors of Add, Upsert and Update.
+var (
+	ErrExists     = errors.New("customer already exists")
+	ErrEmailTaken = errors.New("e-mail address is used by another customer")
+)
+
+// conflictError reads once ("customer C1 already exists"), however the
+// storage worded its own error, and matches both its sentinel and
+// storage.ErrAlreadyExists.
+type conflictError struct {
+	msg  string
+	kind error
+}
+
+func (e *conflictError) Error() string   { return e.msg }
+func (e *conflictError) Unwrap() []error { return []error{e.kind, storage.ErrAlreadyExists} }
+
+// conflict turns the storage's ErrAlreadyExists for customer id with email
+// into ErrExists or ErrEmailTaken: the ID is taken if a customer has it.
+func conflict(ctx context.Context, st storage.Storage, id, email string, err error) error {
+	if _, gerr := st.GetCustomer(ctx, id); gerr == nil {
+		return &conflictError{fmt.Sprintf("customer %s already exists", id), ErrExists}
+	} else if !errors.Is(gerr, storage.ErrNotFound) {
+		return errors.Join(err, gerr)
+	}
+	return emailTaken(email)
+}
+
+func emailTaken(email string) error {
+	return &conflictError{fmt.Sprintf("e-mail %q is used by another customer", email), ErrEmailTaken}
 }
 
 // SetPassword replaces a customer's password.

@@ -3,7 +3,6 @@ package customer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"hcidp/storage"
@@ -55,7 +54,7 @@ func (p Profile) apply(c storage.Customer) storage.Customer {
 // Upsert creates customer id with p, or updates it when it exists, with the
 // same rules as Add. It returns the stored record and whether it was
 // created. Errors: *InvalidError for a broken rule; storage.ErrAlreadyExists
-// (wrapped) when the e-mail belongs to another customer.
+// (ErrEmailTaken) when the e-mail belongs to another customer.
 func Upsert(ctx context.Context, st storage.Storage, id string, p Profile, now time.Time) (c storage.Customer, created bool, err error) {
 	if err := p.Check(id); err != nil {
 		return storage.Customer{}, false, err
@@ -80,7 +79,7 @@ func Upsert(ctx context.Context, st storage.Storage, id string, p Profile, now t
 		})
 		if !errors.Is(err, storage.ErrNotFound) {
 			if errors.Is(err, storage.ErrAlreadyExists) {
-				return storage.Customer{}, false, fmt.Errorf("e-mail %q is used by another customer: %w", p.Email, err)
+				return storage.Customer{}, false, emailTaken(p.Email)
 			}
 			return c, false, err
 		}
@@ -94,10 +93,57 @@ func Upsert(ctx context.Context, st storage.Storage, id string, p Profile, now t
 		}
 		if _, gerr := st.GetCustomer(ctx, id); errors.Is(gerr, storage.ErrNotFound) {
 			// The ID is free, so the e-mail is taken.
-			return storage.Customer{}, false, fmt.Errorf("e-mail %q is used by another customer: %w", p.Email, err)
+			return storage.Customer{}, false, emailTaken(p.Email)
 		} else if gerr != nil {
 			return storage.Customer{}, false, gerr
 		}
 	}
 	return storage.Customer{}, false, err
+}
+
+// Changes are the attributes a partial update sets (`idp users update`):
+// a nil field keeps the stored value, an empty string clears it.
+type Changes struct {
+	DisplayName, Email, Name, Mobile *string
+}
+
+// ErrNoChanges is returned by Update when Changes sets nothing.
+var ErrNoChanges = errors.New("nothing to change")
+
+// Update changes only the given attributes of customer id, with the rules
+// of Upsert applied to the resulting record, and returns it. Errors:
+// storage.ErrNotFound for an unknown customer; *InvalidError for a broken
+// rule or no change (wrapping ErrNoChanges); ErrEmailTaken when the e-mail
+// belongs to another customer. Nothing is written on error.
+func Update(ctx context.Context, st storage.Storage, id string, ch Changes, now time.Time) (storage.Customer, error) {
+	if ch == (Changes{}) {
+		return storage.Customer{}, &InvalidError{ErrNoChanges}
+	}
+	if err := ValidateID(id); err != nil {
+		return storage.Customer{}, &InvalidError{err}
+	}
+	var out storage.Customer
+	err := st.UpdateCustomer(ctx, id, func(c storage.Customer) (storage.Customer, error) {
+		for _, f := range []struct {
+			dst *string
+			v   *string
+		}{{&c.DisplayName, ch.DisplayName}, {&c.Email, ch.Email}, {&c.Name, ch.Name}, {&c.Mobile, ch.Mobile}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		if err := Validate(c); err != nil {
+			return c, &InvalidError{err}
+		}
+		c.UpdatedAt = now.UTC()
+		out = c
+		return c, nil
+	})
+	if errors.Is(err, storage.ErrAlreadyExists) && ch.Email != nil {
+		return storage.Customer{}, emailTaken(*ch.Email)
+	}
+	if err != nil {
+		return storage.Customer{}, err
+	}
+	return out, nil
 }

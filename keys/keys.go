@@ -10,6 +10,9 @@ package keys
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -265,67 +268,158 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// Pair names the two files of a key pair and the configuration keys that
+// hold them, so that every message about a file names the key an operator
+// edits and how to fix it.
+type Pair struct {
+	KeyFile, CertFile string
+	// KeyName and CertName are the configuration keys (CurrentNames or
+	// NextNames); empty means the current pair's.
+	KeyName, CertName string
+}
+
+// The configuration keys of the current and of the next signing key pair.
+const (
+	KeyFileKey      = "key_file"
+	CertFileKey     = "cert_file"
+	NextKeyFileKey  = "next_key_file"
+	NextCertFileKey = "next_cert_file"
+)
+
+// Current is the signing pair of the files keyFile and certFile, named
+// key_file and cert_file in messages.
+func Current(keyFile, certFile string) Pair {
+	return Pair{KeyFile: keyFile, CertFile: certFile, KeyName: KeyFileKey, CertName: CertFileKey}
+}
+
+// Next is the next signing pair of a key rollover, named next_key_file and
+// next_cert_file in messages.
+func Next(keyFile, certFile string) Pair {
+	return Pair{KeyFile: keyFile, CertFile: certFile, KeyName: NextKeyFileKey, CertName: NextCertFileKey}
+}
+
+func (p Pair) names() (key, cert string) {
+	key, cert = p.KeyName, p.CertName
+	if key == "" {
+		key = KeyFileKey
+	}
+	if cert == "" {
+		cert = CertFileKey
+	}
+	return key, cert
+}
+
+// generateHint is the command that makes a new pair in the directory of
+// keyFile.
+func generateHint(keyFile string) string {
+	return fmt.Sprintf("`idp keys generate --out %s`", filepath.Dir(keyFile))
+}
+
 // LoadKeyPair reads an RSA private key (PEM, PKCS#1 "RSA PRIVATE KEY" or
 // PKCS#8 "PRIVATE KEY") and a PEM certificate file (the first CERTIFICATE
 // block is the IdP's certificate; any further blocks, such as a CA, are
 // ignored). It refuses encrypted keys, non-RSA keys, keys smaller than 2048
 // bits and a certificate whose public key is not the private key's. Errors
-// name the offending file.
+// name the configuration key (key_file, cert_file), the file and the fix; a
+// missing file wraps fs.ErrNotExist.
 //
 // LoadKeyPair does not look at the key file's permissions; call
 // KeyFileTooOpen to warn about a group- or world-accessible key.
 func LoadKeyPair(keyFile, certFile string) (*rsa.PrivateKey, *x509.Certificate, error) {
-	keyData, err := readLimited(keyFile)
+	return Current(keyFile, certFile).Load()
+}
+
+// LoadNextKeyPair is LoadKeyPair for the next pair of a key rollover: its
+// messages name next_key_file and next_cert_file.
+func LoadNextKeyPair(keyFile, certFile string) (*rsa.PrivateKey, *x509.Certificate, error) {
+	return Next(keyFile, certFile).Load()
+}
+
+// Load reads and checks the pair as LoadKeyPair does.
+func (p Pair) Load() (*rsa.PrivateKey, *x509.Certificate, error) {
+	keyName, certName := p.names()
+	keyData, err := readLimited(keyName, p.KeyFile, p.KeyFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer clear(keyData)
-	key, err := parsePrivateKey(keyData)
+	key, err := parsePrivateKey(keyData, filepath.Dir(p.KeyFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: %s: %w", keyFile, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", keyName, p.KeyFile, err)
 	}
 
-	certData, err := readLimited(certFile)
+	certData, err := readLimited(certName, p.CertFile, p.KeyFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	cert, err := parseCertificate(certData)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: %s: %w", certFile, err)
+		return nil, nil, fmt.Errorf("%s %s: %w; %s must be the PEM certificate of %s (the idp.crt that %s wrote with it)",
+			certName, p.CertFile, err, certName, keyName, generateHint(p.KeyFile))
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("keys: %s: the certificate's public key is %s, not RSA", certFile, cert.PublicKeyAlgorithm)
+		return nil, nil, fmt.Errorf("%s %s: the certificate's public key is %s, not RSA; create an RSA pair with %s",
+			certName, p.CertFile, cert.PublicKeyAlgorithm, generateHint(p.KeyFile))
 	}
 	if !key.PublicKey.Equal(pub) {
-		return nil, nil, fmt.Errorf("keys: %s does not match %s: the certificate was issued for a different key; use the certificate generated with this key", certFile, keyFile)
+		return nil, nil, fmt.Errorf("%s %s does not match %s %s: the certificate was issued for a different key; "+
+			"set %s to the certificate generated with this key, or create a new pair with %s",
+			certName, p.CertFile, keyName, p.KeyFile, certName, generateHint(p.KeyFile))
 	}
 	return key, cert, nil
 }
 
-func readLimited(path string) ([]byte, error) {
+// fileError is a message that says all an operator needs, wrapping the
+// system's error (errors.Is(err, fs.ErrNotExist) holds) without repeating it.
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
+
+// readLimited reads the file of the configuration key name; hintFor is
+// the key file whose directory the fix suggests.
+func readLimited(name, path, hintFor string) ([]byte, error) {
 	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &fileError{fmt.Sprintf("%s %s does not exist: create a key pair with %s (it writes idp.key and idp.crt), or set %s to the right file",
+			name, path, generateHint(hintFor), name), err}
+	case errors.Is(err, fs.ErrPermission):
+		return nil, &fileError{fmt.Sprintf("%s %s cannot be read by this user: run idp as the user that owns it (the key stays mode 0600)",
+			name, path), err}
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s %s is a directory: set %s to the PEM file in it (idp.key or idp.crt)", name, path, name)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPEMFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("keys: reading %s: %w", path, err)
+		return nil, fmt.Errorf("%s: reading %s: %w", name, path, err)
 	}
 	if len(data) > maxPEMFileSize {
-		return nil, fmt.Errorf("keys: %s is larger than %d bytes; it is not a PEM key or certificate", path, maxPEMFileSize)
+		return nil, fmt.Errorf("%s %s is larger than %d bytes; it is not a PEM key or certificate", name, path, maxPEMFileSize)
 	}
 	return data, nil
 }
 
-func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
+// parsePrivateKey reads the first private key of data; dir is where the
+// fix suggests writing a new pair.
+func parsePrivateKey(data []byte, dir string) (*rsa.PrivateKey, error) {
 	rest := data
 	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return nil, errors.New("no PEM \"PRIVATE KEY\" or \"RSA PRIVATE KEY\" block found")
+			if bytes.Contains(data, []byte("CERTIFICATE")) {
+				return nil, errors.New("no PEM \"PRIVATE KEY\" or \"RSA PRIVATE KEY\" block found: this looks like a certificate; check that the key and certificate paths are not swapped")
+			}
+			return nil, errors.New("no PEM \"PRIVATE KEY\" or \"RSA PRIVATE KEY\" block found: it must be the PEM private key (the idp.key that `idp keys generate` writes)")
 		}
 		var (
 			parsed any
@@ -342,7 +436,7 @@ func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 		case "ENCRYPTED PRIVATE KEY":
 			return nil, errors.New("the private key is encrypted; decrypt it first (openssl pkey -in KEY -out KEY.plain) and protect the file with mode 0600")
 		case "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "DSA PRIVATE KEY":
-			return nil, fmt.Errorf("found a %q block: hcidp needs an RSA key (SAML signatures use rsa-sha256)", block.Type)
+			return nil, fmt.Errorf("found a %q block: hcidp needs an RSA key (SAML signatures use rsa-sha256); create one with `idp keys generate --out %s`", block.Type, dir)
 		default:
 			continue // e.g. a certificate in the same file
 		}
@@ -352,16 +446,29 @@ func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 		}
 		key, ok := parsed.(*rsa.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("the private key is a %T, not an RSA key: hcidp needs an RSA key (SAML signatures use rsa-sha256)", parsed)
+			return nil, fmt.Errorf("the private key is %s, not an RSA key: hcidp needs an RSA key (SAML signatures use rsa-sha256); create one with `idp keys generate --out %s`", keyKind(parsed), dir)
 		}
 		if bits := key.N.BitLen(); bits < MinRSABits {
-			return nil, fmt.Errorf("the RSA key has %d bits; at least %d are required (3072 recommended): generate a new key", bits, MinRSABits)
+			return nil, fmt.Errorf("the RSA key has %d bits; at least %d are required (3072 recommended): create a new pair with `idp keys generate --bits 3072 --out %s` and roll over to it (next_key_file, then `idp keys rotate`)", bits, MinRSABits, dir)
 		}
 		if err := key.Validate(); err != nil {
 			return nil, fmt.Errorf("invalid RSA key: %w", err)
 		}
 		return key, nil
 	}
+}
+
+// keyKind names a parsed private key's algorithm for a message.
+func keyKind(k any) string {
+	switch k.(type) {
+	case *ecdsa.PrivateKey:
+		return "an ECDSA key"
+	case ed25519.PrivateKey:
+		return "an Ed25519 key"
+	case *ecdh.PrivateKey:
+		return "an X25519 key"
+	}
+	return "of another algorithm"
 }
 
 func parseCertificate(data []byte) (*x509.Certificate, error) {

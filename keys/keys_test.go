@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,19 +283,19 @@ func TestLoadKeyPairRejects(t *testing.T) {
 			name:      "1024-bit key",
 			keyFile:   writePEM(t, dir, "small.key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(small)),
 			certFile:  smallCertPath,
-			wantInErr: []string{"small.key", "1024 bits", "at least 2048"},
+			wantInErr: []string{"small.key", "1024 bits", "at least 2048", "key_file", "idp keys generate --bits 3072 --out " + dir},
 		},
 		{
 			name:      "certificate for another key",
 			keyFile:   writePEM(t, dir, "other.key", "PRIVATE KEY", pkcs8(other)),
 			certFile:  certPath,
-			wantInErr: []string{"other.key", "idp.crt", "does not match"},
+			wantInErr: []string{"other.key", "idp.crt", "does not match", "cert_file", "key_file", "idp keys generate --out " + dir},
 		},
 		{
 			name:      "EC key in PKCS#8",
 			keyFile:   writePEM(t, dir, "ec.key", "PRIVATE KEY", pkcs8(ec)),
 			certFile:  certPath,
-			wantInErr: []string{"ec.key", "not an RSA key"},
+			wantInErr: []string{"ec.key", "not an RSA key", "an ECDSA key", "key_file"},
 		},
 		{
 			name:      "encrypted PKCS#8",
@@ -305,25 +307,25 @@ func TestLoadKeyPairRejects(t *testing.T) {
 			name:      "not PEM",
 			keyFile:   writeFile(t, dir, "junk.key", []byte("hello")),
 			certFile:  certPath,
-			wantInErr: []string{"junk.key", "no PEM"},
+			wantInErr: []string{"junk.key", "no PEM", "key_file", "idp keys generate"},
 		},
 		{
 			name:      "paths swapped",
 			keyFile:   certPath,
 			certFile:  writePEM(t, dir, "good.key", "PRIVATE KEY", pkcs8(key)),
-			wantInErr: []string{"idp.crt", "no PEM"},
+			wantInErr: []string{"idp.crt", "no PEM", "key_file", "looks like a certificate", "swapped"},
 		},
 		{
 			name:      "missing key file",
 			keyFile:   filepath.Join(dir, "absent.key"),
 			certFile:  certPath,
-			wantInErr: []string{"absent.key"},
+			wantInErr: []string{"absent.key", "key_file", "does not exist", "idp keys generate --out " + dir},
 		},
 		{
 			name:      "missing certificate file",
 			keyFile:   writePEM(t, dir, "good2.key", "PRIVATE KEY", pkcs8(key)),
 			certFile:  filepath.Join(dir, "absent.crt"),
-			wantInErr: []string{"absent.crt"},
+			wantInErr: []string{"absent.crt", "cert_file", "does not exist", "idp keys generate --out " + dir},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -335,6 +337,51 @@ func TestLoadKeyPairRejects(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
+			}
+			if strings.Contains(err.Error(), "*") || strings.Contains(err.Error(), "PrivateKey") {
+				t.Errorf("error %q names a Go type", err)
+			}
+			if strings.HasPrefix(tc.name, "missing") && !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("error %q does not wrap fs.ErrNotExist", err)
+			}
+		})
+	}
+}
+
+// TestLoadNextKeyPairNamesItsKeys: the next pair's messages name
+// next_key_file and next_cert_file, never the current pair's keys.
+func TestLoadNextKeyPairNamesItsKeys(t *testing.T) {
+	key, cert := testPair(t)
+	dir := t.TempDir()
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(other)
+	goodDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	certPath := writePEM(t, dir, "next.crt", "CERTIFICATE", cert.Raw)
+	for _, tc := range []struct {
+		name              string
+		keyFile, certFile string
+		want              []string
+	}{
+		{"missing key", filepath.Join(dir, "absent.key"), certPath, []string{"next_key_file " + filepath.Join(dir, "absent.key") + " does not exist", "idp keys generate --out " + dir}},
+		{"missing certificate", writePEM(t, dir, "good.key", "PRIVATE KEY", goodDER), filepath.Join(dir, "absent.crt"), []string{"next_cert_file " + filepath.Join(dir, "absent.crt") + " does not exist"}},
+		{"mismatch", writePEM(t, dir, "other.key", "PRIVATE KEY", der), certPath, []string{"next_cert_file", "does not match next_key_file", "set next_cert_file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := LoadNextKeyPair(tc.keyFile, tc.certFile)
+			if err == nil {
+				t.Fatal("LoadNextKeyPair succeeded")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if strings.Contains(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "next_key_file", ""), "next_cert_file", ""), "key_file") ||
+				strings.Contains(strings.ReplaceAll(err.Error(), "next_cert_file", ""), "cert_file") {
+				t.Errorf("error %q names a key of the current pair", err)
 			}
 		})
 	}

@@ -8,9 +8,12 @@
 //     (IdPMetadata);
 //   - strict loading and signature verification of Huawei IAM's SP metadata
 //     (LoadSP), with the China-site file built in (BuiltinSPMetadata);
-//   - signing metadata the way Huawei does, for the mock IAM (SignMetadata).
+//   - signing metadata the way Huawei does, for the mock IAM (SignMetadata);
+//   - downloading a site's SP metadata and verifying it before it is
+//     installed (Fetch), and what to log about its certificate's expiry
+//     (SP.ExpiryNotice).
 //
-// Nothing in this package touches the network.
+// Only Fetch touches the network, through the caller's http.Client.
 package metadata
 
 // MaxMetadataSize is the largest metadata document hcidp reads or writes:

@@ -452,7 +452,8 @@ func (l *spLoader) extract(root *etree.Element) (*SP, error) {
 				break
 			}
 		}
-		return nil, fmt.Errorf("its signing certificate %s expired on %s (now %s): get the site's current metadata from Huawei, or set AllowExpired (the allow-expired override) to use it anyway", certName(expired), sp.NotAfter.UTC().Format(time.RFC3339), l.now.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("its signing certificate %s expired on %s (now %s): %s", certName(expired),
+			sp.NotAfter.UTC().Format(time.RFC3339), l.now.UTC().Format(time.RFC3339), expiredFix(l.site))
 	}
 
 	if err := l.readACS(role, sp); err != nil {
@@ -537,9 +538,18 @@ func (l *spLoader) checkValidUntil(el *etree.Element) error {
 		return fmt.Errorf("its %s validUntil=%q is not an xs:dateTime", el.Tag, v)
 	}
 	if l.now.After(t) && !l.opts.AllowExpired {
-		return fmt.Errorf("its %s validUntil %s has passed (now %s): get the site's current metadata from Huawei, or set AllowExpired (the allow-expired override) to use it anyway", el.Tag, t.UTC().Format(time.RFC3339), l.now.UTC().Format(time.RFC3339))
+		return fmt.Errorf("its %s validUntil %s has passed (now %s): %s", el.Tag, t.UTC().Format(time.RFC3339),
+			l.now.UTC().Format(time.RFC3339), expiredFix(l.site))
 	}
 	return nil
+}
+
+// expiredFix tells the operator what to do about expired metadata of site:
+// fetch the current one, or set the configuration's override
+// (LoadOptions.AllowExpired is service_providers[].allow_expired_certificate).
+func expiredFix(site string) string {
+	return fmt.Sprintf("download the site's current metadata (`idp sp fetch --site %s --config FILE`), or, as a temporary override, "+
+		"set `allow_expired_certificate: true` in the service_providers entry of site %s", site, site)
 }
 
 // checkEndpointURL enforces docs/threat-model.md's rule for SP endpoint locations: an

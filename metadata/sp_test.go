@@ -219,10 +219,13 @@ func TestLoadSPCertificateExpiry(t *testing.T) {
 	if err == nil {
 		t.Fatal("expired certificate accepted")
 	}
-	for _, want := range []string{"expired", "2028-06-18", "AllowExpired"} {
+	for _, want := range []string{"expired", "2028-06-18", "allow_expired_certificate: true", "idp sp fetch --site cn"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "AllowExpired") {
+		t.Errorf("error %q names the Go field, not the configuration key", err)
 	}
 	sp, err := LoadSP("cn", builtinCN(t), LoadOptions{Now: after, AllowExpired: true})
 	if err != nil {
@@ -246,8 +249,9 @@ func TestLoadSPCertificateExpiry(t *testing.T) {
 
 func TestLoadSPValidUntil(t *testing.T) {
 	doc := replaceOnce(t, simpleSP(t, "https://sp.test/acs"), `ID="_sp1"`, `ID="_sp1" validUntil="2026-01-01T00:00:00Z"`)
-	if _, err := LoadSP("test", doc, LoadOptions{Now: builtinNow}); err == nil || !strings.Contains(err.Error(), "validUntil") {
-		t.Errorf("err = %v, want validUntil refusal", err)
+	if _, err := LoadSP("test", doc, LoadOptions{Now: builtinNow}); err == nil || !strings.Contains(err.Error(), "validUntil") ||
+		!strings.Contains(err.Error(), "allow_expired_certificate: true") || strings.Contains(err.Error(), "AllowExpired") {
+		t.Errorf("err = %v, want validUntil refusal naming allow_expired_certificate", err)
 	}
 	if _, err := LoadSP("test", doc, LoadOptions{Now: builtinNow, AllowExpired: true}); err != nil {
 		t.Errorf("AllowExpired: %v", err)

@@ -165,7 +165,7 @@ func (s *Server) newAuthnRequest(opts RequestOptions, service string, firstLogin
 		s.states[relay] = &loginState{requestID: id, service: service, firstLogin: firstLogin, expires: now.Add(stateTTL)}
 	}
 	s.mu.Unlock()
-	s.log.Info("authn request issued", "request_id", id, "destination", dest)
+	s.log.Info("authn request issued", "saml_request_id", id, "destination", dest)
 	return joinQuery(dest, query), id, nil
 }
 
@@ -220,6 +220,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusServiceUnavailable, "IdP not configured", err.Error(), nil)
 		return
 	}
-	s.log.Info("login started", "request_id", id, "is_first_login", first == "true")
+	s.log.Info("login started", "saml_request_id", id, "is_first_login", first == "true")
 	http.Redirect(w, r, redirect, http.StatusFound)
 }

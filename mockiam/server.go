@@ -73,7 +73,9 @@ type Config struct {
 	StateFile string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives one line per event; nil discards.
+	// Logger receives one line per event, with the site; the caller labels
+	// the component (e.g. Logger.With("component", "mock-iam")). Nil
+	// discards.
 	Logger *slog.Logger
 }
 
@@ -211,7 +213,9 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.log = s.log.With("component", "mockiam", "site", cfg.Site)
+	// The caller names the component (the demo says "mock-iam"): adding it
+	// here too wrote the key twice in one JSON line.
+	s.log = s.log.With("site", cfg.Site)
 	if s.now == nil {
 		s.now = time.Now
 	}

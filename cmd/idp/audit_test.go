@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,71 @@ func TestAuditList(t *testing.T) {
 	}
 	if _, _, err := idpCmd(t, "", "audit", "list", "--config", cfg, "--since", "yesterday"); err == nil {
 		t.Error("--since yesterday accepted")
+	}
+}
+
+// TestAuditListShowsSignIns: login rows (the account tried, the client,
+// success, failure or throttled) read as one row each; --kind and
+// --outcome select them; an account name from the login form is quoted, so
+// it can neither shift the columns nor write escape sequences to the
+// terminal.
+func TestAuditListShowsSignIns(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	st, err := backend.Open(ctx, "sqlite:"+filepath.Join(filepath.Dir(cfg), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Minute).UTC()
+	for i, e := range []storage.AuditEvent{
+		{Kind: "login", XAccountID: "alice", ClientAddr: "192.0.2.7", Outcome: "success", Detail: "method=password"},
+		{Kind: "login", XAccountID: "mallory \x1b[31mroot", ClientAddr: "198.51.100.9", Outcome: "failure", Detail: "method=password"},
+		{Kind: "login", XAccountID: "alice", ClientAddr: "198.51.100.9", Outcome: "throttled", Detail: "method=password"},
+		{Kind: "response", XAccountID: "alice", Site: "cn", RequestID: "_req-1", AssertionID: "_as-1", ClientAddr: "192.0.2.7", Outcome: "issued"},
+	} {
+		e.Time = now.Add(time.Duration(i) * time.Second)
+		if err := st.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	list := func(args ...string) []string {
+		t.Helper()
+		out, _, err := idpCmd(t, "", append([]string{"audit", "list", "--config", cfg}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "\x1b") {
+			t.Errorf("the listing writes an escape character:\n%q", out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if !regexp.MustCompile(`^TIME +KIND +OUTCOME +CUSTOMER +SITE +CLIENT +SAML_REQUEST_ID +ASSERTION_ID +DETAIL$`).MatchString(lines[0]) {
+			t.Errorf("header: %q", lines[0])
+		}
+		return lines[1:]
+	}
+	rows := list("--kind", "login")
+	want := []string{
+		`^\S+ +login +success +alice +- +192\.0\.2\.7 +- +- +method=password$`,
+		`^\S+ +login +failure +"mallory \\x1b\[31mroot" +- +198\.51\.100\.9 +- +- +method=password$`,
+		`^\S+ +login +throttled +alice +- +198\.51\.100\.9 +- +- +method=password$`,
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("--kind login: %d rows, want %d:\n%s", len(rows), len(want), strings.Join(rows, "\n"))
+	}
+	for i, re := range want {
+		if !regexp.MustCompile(re).MatchString(rows[i]) {
+			t.Errorf("row %d %q does not match %s", i, rows[i], re)
+		}
+	}
+	if rows := list("--kind", "login", "--outcome", "failure,throttled"); len(rows) != 2 || strings.Contains(strings.Join(rows, "\n"), "success") {
+		t.Errorf("--outcome failure,throttled:\n%s", strings.Join(rows, "\n"))
+	}
+	if rows := list("--kind", "login", "--customer", "alice", "--limit", "1"); len(rows) != 1 || !strings.Contains(rows[0], "success") {
+		t.Errorf("--kind login --customer alice --limit 1:\n%s", strings.Join(rows, "\n"))
+	}
+	if rows := list(); len(rows) != 4 || !strings.Contains(rows[3], "_req-1") {
+		t.Errorf("all events:\n%s", strings.Join(rows, "\n"))
 	}
 }

@@ -17,9 +17,10 @@ import (
 // cmdCheck validates a Response against the profile and explains each
 // failure. With --config, the IdP certificate and entity ID and the site's
 // ACS and entityID come from the configuration; flags override them.
-func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("check", stderr)
-	cfgPath := fs.String("config", os.Getenv("HCIDP_CONFIG"), "configuration file (gives the IdP certificate, entity ID and SP)")
+func cmdCheck(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlags("check", stdout)
+	fs.args = "FILE|-"
+	cfgPath := fs.String("config", os.Getenv("HCIDP_CONFIG"), "configuration `file` (gives the IdP certificate, entity ID and SP)")
 	site := fs.String("site", "", "site whose SP metadata gives Destination and Audience (default: the only or first configured)")
 	certFile := fs.String("idp-cert", "", "IdP certificate PEM (instead of --config)")
 	entityID := fs.String("idp-entity-id", "", "IdP entityID (instead of --config)")
@@ -28,17 +29,17 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	irt := fs.String("in-response-to", "", "expected InResponseTo (the AuthnRequest ID)")
 	bp := fs.String("bp-id", "", "expected bpId")
 	at := fs.String("now", "", "check as of this RFC 3339 time (default: now)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: idp check [--config F] [flags] FILE|-")
+		return usageErrorf(fs.name, "check: give one FILE to check, or - for standard input")
 	}
 	exp := check.Expect{IdPEntityID: *entityID, Destination: *dest, Audience: *aud, InResponseTo: *irt, BpID: *bp}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			return fmt.Errorf("--now: %w", err)
+			return usageErrorf(fs.name, "check: --now %q: give an RFC 3339 time (%v)", *at, err)
 		}
 		exp.Now = t
 	}
@@ -86,7 +87,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		exp.IdPCerts = certs
 	}
 	if len(exp.IdPCerts) == 0 || exp.IdPEntityID == "" || exp.Destination == "" || exp.Audience == "" {
-		return errors.New("check needs the IdP certificate and entity ID and the SP's ACS and entityID: give --config, or --idp-cert, --idp-entity-id, --destination and --audience")
+		return usageErrorf(fs.name, "check needs the IdP certificate and entity ID and the SP's ACS and entityID: give --config, or --idp-cert, --idp-entity-id, --destination and --audience")
 	}
 	var input []byte
 	var err error

@@ -2,29 +2,35 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 
+	"hcidp/config"
 	"hcidp/demo"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
+	fs := newFlags("demo", stdout)
 	data := fs.String("data", "hcidp-demo", "directory for dev keys, the SQLite database and the generated config")
 	idpAddr := fs.String("listen", "127.0.0.1:8080", "loopback address of the IdP (and the demo portal)")
 	iamAddr := fs.String("iam-listen", "127.0.0.1:8081", "loopback address of the mock Huawei IAM")
-	if err := fs.Parse(args); err != nil {
+	logFormat := fs.String("log-format", "auto", "`format` of the logs on standard error: auto (text on a terminal, JSON otherwise), json or text")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
+	switch *logFormat {
+	case "auto", "json", "text":
+	default:
+		return usageErrorf(fs.name, "demo: --log-format %q: use auto, json or text", *logFormat)
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	log := newLogger(stderr, "info")
+	log := newLogger(stderr, "info", *logFormat)
 	env, err := demo.Start(ctx, demo.Options{DataDir: *data, IdPAddr: *idpAddr, IAMAddr: *iamAddr, Logger: log})
 	if err != nil {
-		return err
+		return demoListenError(err, *idpAddr, *iamAddr)
 	}
 	fmt.Fprintf(stdout, `
 hcidp demo is running (Ctrl-C stops it). Everything listens on loopback only.
@@ -46,6 +52,21 @@ next "Open console" asks to bind again. The IdP (127.0.0.1) and the mock IAM
 	err = env.Wait(ctx)
 	if cerr := env.Close(); err == nil {
 		err = cerr
+	}
+	return err
+}
+
+// demoListenError names the flag whose address could not be listened on
+// (--listen or --iam-listen) and the fix; other errors pass unchanged.
+func demoListenError(err error, idpAddr, iamAddr string) error {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "listen" || op.Addr == nil {
+		return err
+	}
+	for _, f := range []struct{ flag, addr string }{{"--listen", idpAddr}, {"--iam-listen", iamAddr}} {
+		if a, rerr := net.ResolveTCPAddr("tcp", f.addr); rerr == nil && a.String() == op.Addr.String() {
+			return config.ListenError(f.flag, f.addr, err)
+		}
 	}
 	return err
 }

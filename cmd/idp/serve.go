@@ -11,46 +11,59 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"hcidp/app"
 	"hcidp/config"
-	"hcidp/keys"
+	"hcidp/storage"
+	"hcidp/storage/backend"
 )
 
-func configFlag(fs interface {
-	StringVar(*string, string, string, string)
-}) *string {
+func configFlag(fs *flags) *string {
 	var p string
-	fs.StringVar(&p, "config", os.Getenv("HCIDP_CONFIG"), "configuration file (or $HCIDP_CONFIG)")
+	fs.StringVar(&p, "config", os.Getenv("HCIDP_CONFIG"), "configuration `file` (or $HCIDP_CONFIG)")
 	return &p
 }
 
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return nil, errors.New("--config is required")
+		return nil, errors.New("--config is required: the hcidp.yaml file (or set $HCIDP_CONFIG)")
 	}
 	return config.Load(path)
 }
 
 // configCommand parses the flags of a command whose only flag is --config
 // and loads the configuration.
-func configCommand(name string, args []string, stderr io.Writer) (*config.Config, error) {
-	fs := newFlags(name, stderr)
+func configCommand(name string, args []string, stdout io.Writer) (*config.Config, error) {
+	fs := newFlags(name, stdout)
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
 	return loadConfig(*cfgPath)
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := configCommand("serve", args, stderr)
+// openStore loads the configuration at path and opens its database.
+func openStore(ctx context.Context, path string) (storage.Storage, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckDatabase(); err != nil {
+		return nil, err
+	}
+	return backend.Open(ctx, cfg.Database)
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := configCommand("serve", args, stdout)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	if err := cfg.CheckDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	in, err := app.New(ctx, cfg, app.Options{Logger: log})
@@ -60,7 +73,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer in.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError(cfg, err)
 	}
 	// SIGHUP re-reads SP metadata, keys (rollover) and the TLS certificate.
 	hup := make(chan os.Signal, 1)
@@ -81,51 +94,21 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return in.Serve(ctx, ln)
 }
 
-func cmdKeys(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "rotate" {
-		return cmdKeysRotate(args[1:], stdout, stderr)
+// listenError names the key that set the address (listen, or HCIDP_LISTEN),
+// the file it is in and the fix.
+func listenError(cfg *config.Config, err error) error {
+	err = config.ListenError(cfg.ListenKey(), cfg.Listen, err)
+	if cfg.ListenKey() == "listen" && cfg.File() != "" {
+		return fmt.Errorf("%w (listen is set in %s; $HCIDP_LISTEN overrides it)", err, cfg.File())
 	}
-	if len(args) == 0 || args[0] != "generate" {
-		return errors.New("usage: idp keys generate --out DIR [--bits 2048|3072|4096] [--cn NAME] [--days N] [--force] | idp keys rotate --config F")
-	}
-	fs := newFlags("keys generate", stderr)
-	out := fs.String("out", "", "directory for idp.key and idp.crt")
-	bits := fs.Int("bits", 3072, "RSA key size: 2048, 3072 or 4096")
-	cn := fs.String("cn", "hcidp", "certificate subject common name")
-	days := fs.Int("days", 1095, "certificate validity in days")
-	force := fs.Bool("force", false, "overwrite existing files")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *out == "" {
-		return errors.New("keys generate: --out DIR is required")
-	}
-	if *days < 1 || *days > 3650 {
-		return errors.New("keys generate: --days must be between 1 and 3650")
-	}
-	key, cert, err := keys.Generate(*bits, *cn, time.Duration(*days)*24*time.Hour, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := keys.WriteFiles(*out, key, cert, *force); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s/idp.key (mode 0600) and %s/idp.crt (RSA-%d, CN=%s, valid until %s)\n",
-		*out, *out, *bits, *cn, cert.NotAfter.Format(time.DateOnly))
-	return nil
+	return err
 }
 
-func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("metadata", stderr)
+func cmdMetadata(args []string, stdout io.Writer) error {
+	fs := newFlags("metadata", stdout)
 	cfgPath := configFlag(fs)
-	out := fs.String("out", "", "write to FILE instead of standard output")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	out := fs.String("out", "", "write to `FILE` instead of standard output")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*cfgPath)
@@ -144,5 +127,5 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		_, err = stdout.Write(doc)
 		return err
 	}
-	return os.WriteFile(*out, doc, 0o644)
+	return renameio.WriteFile(*out, doc, 0o644, renameio.WithStaticPermissions(0o644))
 }

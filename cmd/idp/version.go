@@ -77,12 +77,9 @@ func (v buildVersion) String() string {
 }
 
 // cmdVersion prints the version of this binary (`idp version`, `idp --version`).
-func cmdVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+func cmdVersion(args []string, stdout io.Writer) error {
+	fs := newFlags("version", stdout)
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	_, err := io.WriteString(stdout, readBuildVersion(debug.ReadBuildInfo()).String())

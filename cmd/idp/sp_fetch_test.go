@@ -17,57 +17,6 @@ import (
 	"hcidp/mockiam"
 )
 
-// TestKeyRollover: with a next key pair configured the metadata lists both
-// certificates; `idp keys rotate` makes the next pair current.
-func TestKeyRollover(t *testing.T) {
-	cfgPath := testConfig(t)
-	dir := filepath.Dir(cfgPath)
-	if _, _, err := idpCmd(t, "", "keys", "rotate", "--config", cfgPath); err == nil {
-		t.Fatal("rotate without a next key pair succeeded")
-	}
-	if _, _, err := idpCmd(t, "", "keys", "generate", "--out", filepath.Join(dir, "next"), "--bits", "2048", "--cn", "hcidp next"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := os.ReadFile(cfgPath)
-	withNext := string(cfg) + "next_key_file: next/idp.key\nnext_cert_file: next/idp.crt\n"
-	os.WriteFile(cfgPath, []byte(withNext), 0o600)
-
-	md, _, err := idpCmd(t, "", "metadata", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(md, `use="signing"`); n != 2 {
-		t.Fatalf("metadata during rollover lists %d signing certificates, want 2", n)
-	}
-	nextCert, _ := os.ReadFile(filepath.Join(dir, "next", "idp.crt"))
-	out, _, err := idpCmd(t, "", "keys", "rotate", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out, "kill -HUP") {
-		t.Errorf("rotate output: %s", out)
-	}
-	cur, _ := os.ReadFile(filepath.Join(dir, "certs", "idp.crt"))
-	if !bytes.Equal(cur, nextCert) {
-		t.Fatal("cert_file does not hold the former next certificate")
-	}
-	if _, _, err := keys.LoadKeyPair(filepath.Join(dir, "certs", "idp.key"), filepath.Join(dir, "certs", "idp.crt")); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "certs", "idp.key.*.old"))
-	if len(old) != 1 {
-		t.Fatalf("old key not archived: %v", old)
-	}
-	// The next files are gone: the metadata lists the new current certificate only.
-	md, _, err = idpCmd(t, "", "metadata", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(md, `use="signing"`); n != 1 {
-		t.Fatalf("metadata after rotation lists %d certificates", n)
-	}
-}
-
 // TestSPFetch downloads SP metadata from a loopback server, verifies it and
 // writes it; tampered metadata is refused and nothing is written.
 func TestSPFetch(t *testing.T) {
@@ -229,5 +178,80 @@ func TestSPFetchPinsThatCannotBeWrittenAreShown(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, cfgText) {
 		t.Errorf("the configuration was changed:\n%s", b)
+	}
+}
+
+// TestSPFetchBuiltinChina: a cn site on the built-in metadata has no file
+// to replace: without --out, sp fetch writes nothing and says how to proceed;
+// with --out it writes there and says how to switch the site to that file
+// (or that the download is the built-in document). Following its words
+// gives a configuration that loads.
+func TestSPFetchBuiltinChina(t *testing.T) {
+	builtin, _ := metadata.BuiltinSPMetadata("cn")
+	newKey, newCert, err := keys.Generate(2048, "auth.huaweicloud.com (renewed)", 365*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iam, err := mockiam.New(mockiam.Config{Site: "cn", BaseURL: "https://auth.huaweicloud.com", XAccountType: "HCTEST", Key: newKey, Cert: newCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/rolled.xml" {
+			w.Write(iam.Metadata())
+			return
+		}
+		w.Write(builtin)
+	}))
+	defer srv.Close()
+	cfgPath := testConfig(t) // service_providers: - site: cn, no metadata_file
+	dir := filepath.Dir(cfgPath)
+	before, _ := os.ReadFile(cfgPath)
+
+	_, _, err = idpCmd(t, "", "sp", "fetch", "--site", "cn", "--url", srv.URL+"/metadata.xml", "--config", cfgPath)
+	for _, want := range []string{"site cn uses the metadata built into idp", "no file to replace", "give --out FILE", "metadata_file: FILE"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("without --out: %v, want it to say %q", err, want)
+		}
+	}
+
+	same := filepath.Join(dir, "cn-same.xml")
+	out, _, err := idpCmd(t, "", "sp", "fetch", "--site", "cn", "--url", srv.URL+"/metadata.xml", "--config", cfgPath, "--out", same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(same); !bytes.Equal(b, builtin) || !strings.Contains(out, "the same document as the metadata built into idp") {
+		t.Errorf("--out with the built-in document: %s", out)
+	}
+	if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, before) {
+		t.Error("the configuration was changed")
+	}
+
+	// A renewed key, accepted: pinned in the configuration, written to --out,
+	// and the site switched by hand as the output says.
+	rolled := filepath.Join(dir, "cn-rolled.xml")
+	pin := metadata.KeyPin(newCert)
+	out, _, err = idpCmd(t, "", "sp", "fetch", "--site", "cn", "--url", srv.URL+"/rolled.xml", "--config", cfgPath, "--out", rolled, "--accept-key", pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "site cn still uses the metadata built into idp: to use the file you downloaded, add to its service_providers entry in " + cfgPath +
+		":\n      metadata_file: " + rolled + "\nthen reload (SIGHUP)"
+	if !strings.Contains(out, want) || !strings.Contains(out, "pinned "+pin) {
+		t.Fatalf("output:\n%s\nwant:\n%s", out, want)
+	}
+	cfgText, _ := os.ReadFile(cfgPath)
+	switched := strings.Replace(string(cfgText), "  - site: cn\n", "  - site: cn\n    metadata_file: "+rolled+"\n", 1)
+	os.WriteFile(cfgPath, []byte(switched), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sps, err := app.LoadServiceProviders(cfg, time.Now(), nil)
+	if err != nil {
+		t.Fatalf("the configuration the output describes does not load: %v", err)
+	}
+	if got := metadata.KeyPin(sps[0].Meta.SigningCerts[0]); got != pin {
+		t.Errorf("site cn loads key %s, want the downloaded %s", got, pin)
 	}
 }

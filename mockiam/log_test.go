@@ -1,0 +1,78 @@
+package mockiam_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"hcidp/mockiam"
+)
+
+// lockedBuffer collects log lines written by the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
+}
+
+// TestLogLinesHaveNoDuplicateKeys: every JSON log line of a login, a bind
+// and an unbind, with the logger the demo gives (component already set),
+// decodes with a decoder that refuses duplicate keys, names the component
+// once, and calls the SAML request ID saml_request_id (request_id is the
+// HTTP request's).
+func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
+	var out lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil)).With("component", "mock-iam")
+	f := newFixtureWith(t, func(c *mockiam.Config) { c.Logger = logger })
+	resp, page := f.post(t, mockiam.PathBind, f.bindPage(t))
+	notification(t, resp, page)
+	_, console := f.get(t, mockiam.PathConsole)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(console)
+	if m == nil {
+		t.Fatalf("no unbind form:\n%s", console)
+	}
+	f.post(t, mockiam.PathUnbind, url.Values{"csrf": {m[1]}})
+
+	lines := out.lines()
+	if len(lines) < 5 {
+		t.Fatalf("only %d log lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var sawSAMLID bool
+	for _, line := range lines {
+		var fields map[string]any
+		// jsontext refuses a name twice in one object unless told otherwise.
+		if err := json.Unmarshal([]byte(line), &fields, jsontext.AllowDuplicateNames(false)); err != nil {
+			t.Errorf("log line does not decode strictly: %v\n%s", err, line)
+			continue
+		}
+		if fields["component"] != "mock-iam" || fields["site"] != "cn" {
+			t.Errorf("log line without component mock-iam and site cn: %s", line)
+		}
+		if _, ok := fields["request_id"]; ok {
+			t.Errorf("log line names the SAML request ID request_id: %s", line)
+		}
+		_, ok := fields["saml_request_id"]
+		sawSAMLID = sawSAMLID || ok
+	}
+	if !sawSAMLID {
+		t.Error("no log line carries saml_request_id")
+	}
+}
