@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hcidp/upstream/oidc"
 	"log/slog"
 	"net"
 	"net/http"
@@ -94,9 +95,8 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 			return nil, fmt.Errorf("service_providers[%d] (%s, %s): %w", i, c.Site, source, err)
 		}
 		if log != nil {
-			if left := meta.NotAfter.Sub(now); left < expiryWarning {
-				log.Warn("SP certificate expires soon: download the site's new SP metadata", "site", c.Site,
-					"not_after", meta.NotAfter, "days_left", int(left.Hours()/24))
+			if msg, args, ok := meta.ExpiryNotice(now, expiryWarning); ok {
+				log.Warn(msg, args...)
 			}
 			if !meta.Signed {
 				log.Warn("SP metadata is not signed", "site", c.Site, "source", source)
@@ -176,7 +176,7 @@ func LoadSigning(cfg *config.Config, now time.Time, log *slog.Logger) (*Signing,
 	}
 	s := &Signing{Signer: signer, Cert: cert}
 	if cfg.NextKeyFile != "" {
-		_, next, err := keys.LoadKeyPair(cfg.NextKeyFile, cfg.NextCertFile)
+		_, next, err := keys.LoadNextKeyPair(cfg.NextKeyFile, cfg.NextCertFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			log.Warn("next_key_file is configured but missing (already rotated?): publishing only the current certificate", "file", cfg.NextKeyFile)
@@ -216,6 +216,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 	in.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.Metrics = metrics.New(in.Registry)
 
+	if err := cfg.CheckDatabase(); err != nil {
+		return nil, err
+	}
 	st, err := backend.OpenWith(ctx, cfg.Database, backend.Options{Now: in.now})
 	if err != nil {
 		return nil, err
@@ -246,8 +249,19 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 		return nil, err
 	}
 	sc.Portal = o.Portal
+	var upstream *oidc.Provider
+	if cfg.UpstreamOIDC != nil {
+		// No network access here: the provider is discovered at the first
+		// sign-in, so hcidp starts while the portal's provider is down.
+		upstream, err = oidc.New(*cfg.UpstreamOIDC, cfg.BaseURL, oidc.Options{Logger: log, Now: in.now,
+			ClockSkew: min(cfg.ClockSkew.D(), oidc.MaxClockSkew)})
+		if err != nil {
+			in.Close()
+			return nil, fmt.Errorf("upstream_oidc: %w", err)
+		}
+	}
 	srv, err := server.New(sc, server.Options{Store: st, Trust: sg.Trust(sps), Logger: log, Metrics: in.Metrics,
-		SessionStore: sessionStore, Now: in.now})
+		SessionStore: sessionStore, Upstream: upstream, Now: in.now})
 	if err != nil {
 		in.Close()
 		return nil, err
@@ -277,7 +291,7 @@ func ServerConfig(cfg *config.Config) (server.Config, error) {
 			RequestLifetime: cfg.RequestLifetime.D(), AssertionLifetime: cfg.AssertionLifetime.D(), AllowSHA1: cfg.AllowSHA1},
 		BaseURL: cfg.BaseURL, XAccountType: cfg.XAccountType, SessionLifetime: cfg.SessionLifetime.D(),
 		SessionIdleTimeout: cfg.SessionIdleTimeout.D(), BindWindow: cfg.BindWindow.D(), TrustedProxies: proxies,
-		APIKey: cfg.APIKey,
+		APIKey: cfg.APIKey, PasswordLogin: cfg.UpstreamOIDC == nil || cfg.UpstreamOIDC.PasswordLoginEnabled(),
 	}, nil
 }
 
@@ -413,7 +427,7 @@ func (in *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		mln, err := net.Listen("tcp", in.Config.MetricsListen)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("metrics_listen: %w", err)
+			return config.ListenError("metrics_listen", in.Config.MetricsListen, err)
 		}
 		srvs, lns = append(srvs, in.newHTTPServer(in.opsHandler())), append(lns, mln)
 	}

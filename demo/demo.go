@@ -1,6 +1,7 @@
 // Package demo starts a complete local installation on loopback: the IdP on
 // SQLite with generated dev keys, a mock Huawei Cloud IAM playing the China
-// site, and a demo customer. `idp demo` runs it for people; the end-to-end
+// site, a demo partner portal's OpenID Connect provider (package portalop)
+// the IdP signs customers in through, and a demo customer. `idp demo` runs it for people; the end-to-end
 // and browser tests run the very same thing.
 //
 // The IdP and the mock IAM are on different sites, as in production: the
@@ -13,9 +14,11 @@ package demo
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hcidp/demo/portalop"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,6 +57,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Config, when set, edits the generated configuration before start.
 	Config func(*config.Config)
+	// PortalPasswordLogin is written as upstream_oidc.password_login
+	// (default true: the login page offers both ways in).
+	PortalPasswordLogin *bool
 }
 
 // Env is a running demo.
@@ -67,8 +73,13 @@ type Env struct {
 	Username     string
 	Password     string
 	XAccountType string
-	cancel       context.CancelFunc
-	done         chan error
+	// PortalOP is the demo portal's OpenID Connect provider; PortalUser and
+	// PortalPassword sign in there as the demo customer.
+	PortalOP       *portalop.Server
+	PortalUser     string
+	PortalPassword string
+	cancel         context.CancelFunc
+	done           chan error
 }
 
 // Start brings the demo up and returns when both servers accept connections.
@@ -100,23 +111,8 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	idpKeyFile, idpCertFile, err := ensureKeys(o.DataDir, "", 2048, "hcidp demo IdP")
-	if err != nil {
-		return nil, err
-	}
-	_, idpCert, err := keys.LoadKeyPair(idpKeyFile, idpCertFile)
-	if err != nil {
-		return nil, err
-	}
-	iamKeyFile, iamCertFile, err := ensureKeys(o.DataDir, "mock-iam", o.IAMKeyBits, "auth.huaweicloud.com (mock)")
-	if err != nil {
-		return nil, err
-	}
-	iamKey, iamCert, err := keys.LoadKeyPair(iamKeyFile, iamCertFile)
-	if err != nil {
-		return nil, err
-	}
-
+	// The listeners first: a taken port fails at once, before a 4096-bit
+	// key is generated.
 	idpLn, err := net.Listen("tcp", o.IdPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("demo: IdP listener: %w", err)
@@ -126,8 +122,40 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		idpLn.Close()
 		return nil, fmt.Errorf("demo: mock IAM listener: %w", err)
 	}
-	closeAll := func() { idpLn.Close(); iamLn.Close() }
+	_, iamKey, idpCert, iamCert, err := demoKeys(o.DataDir, o.IAMKeyBits)
+	if err != nil {
+		idpLn.Close()
+		iamLn.Close()
+		return nil, err
+	}
+
 	idpURL := "http://" + idpLn.Addr().String()
+	// The demo portal's OpenID provider: hcidp's client, one user who is the
+	// demo customer (claim xaccount_id).
+	if o.Password == "" {
+		o.Password = randomPassword()
+	}
+	portalUser, portalPassword, clientSecret := "demo", randomPassword(), randomPassword()
+	op, err := portalop.Start(ctx, portalop.Config{Addr: "127.0.0.1:0", ClientID: "hcidp-demo", ClientSecret: clientSecret,
+		RedirectURI: idpURL + "/oidc/callback", Title: "Demo Portal", Logger: o.Logger.With("component", "demo-portal"),
+		Users: []portalop.User{{Subject: "portal-user-0001", Username: portalUser, Password: portalPassword,
+			Email: "demo.customer@example.com", EmailVerified: true, Name: "Demo Customer",
+			Claims: map[string]any{"xaccount_id": o.Username}}}})
+	if err != nil {
+		idpLn.Close()
+		iamLn.Close()
+		return nil, fmt.Errorf("demo: portal OpenID provider: %w", err)
+	}
+	closeAll := func() { idpLn.Close(); iamLn.Close(); op.Close() }
+	secretFile := filepath.Join(o.DataDir, "portal-oidc-client-secret")
+	if err := os.WriteFile(secretFile, []byte(clientSecret), 0o600); err != nil {
+		closeAll()
+		return nil, err
+	}
+	passwordLogin := true
+	if o.PortalPasswordLogin != nil {
+		passwordLogin = *o.PortalPasswordLogin
+	}
 	iamURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(iamLn.Addr().(*net.TCPAddr).Port))
 	const xAccountType, bpID = "HCIDPDEMO", "demo-bp-0001"
 
@@ -168,7 +196,16 @@ service_providers:
     signing_key_pins: [%q]   # the mock IAM's key, not Huawei's
     auth_url: %q
     console_url: %q
-`, idpLn.Addr().String(), idpURL, bpID, xAccountType, metadata.KeyPin(iamCert), iamURL, iamURL+"/console")
+upstream_oidc:              # the demo portal's OpenID provider: "Sign in with Demo Portal"
+  issuer: %q
+  client_id: hcidp-demo
+  client_secret_file: portal-oidc-client-secret
+  claim_xaccount_id: xaccount_id
+  claim_email: email
+  claim_display_name: name
+  display_name: Demo Portal
+  password_login: %t
+`, idpLn.Addr().String(), idpURL, bpID, xAccountType, metadata.KeyPin(iamCert), iamURL, iamURL+"/console", op.Issuer(), passwordLogin)
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
 		closeAll()
 		return nil, err
@@ -186,9 +223,6 @@ service_providers:
 		closeAll()
 		return nil, err
 	}
-	if o.Password == "" {
-		o.Password = randomPassword()
-	}
 	if err := ensureCustomer(ctx, in.Store, o.Username, o.Password); err != nil {
 		in.Close()
 		closeAll()
@@ -198,6 +232,7 @@ service_providers:
 	runCtx, cancel := context.WithCancel(context.Background())
 	env := &Env{IdP: in, IAM: iam, IdPURL: idpURL, IAMURL: iamURL, PortalURL: idpURL + "/",
 		ConfigFile: cfgFile, Username: o.Username, Password: o.Password, XAccountType: xAccountType,
+		PortalOP: op, PortalUser: portalUser, PortalPassword: portalPassword,
 		cancel: cancel, done: make(chan error, 2)}
 	iamSrv := &http.Server{Handler: iam.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -219,7 +254,7 @@ service_providers:
 func (e *Env) Close() error {
 	e.cancel()
 	err := errors.Join(<-e.done, <-e.done)
-	return errors.Join(err, e.IdP.Close())
+	return errors.Join(err, e.PortalOP.Close(), e.IdP.Close())
 }
 
 // Wait blocks until a server stops by itself or ctx ends.
@@ -231,6 +266,24 @@ func (e *Env) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+}
+
+// demoKeys loads (creating them once) the IdP's dev key pair and the mock
+// IAM's.
+func demoKeys(dir string, iamBits int) (idpKey, iamKey *rsa.PrivateKey, idpCert, iamCert *x509.Certificate, err error) {
+	idpKeyFile, idpCertFile, err := ensureKeys(dir, "", 2048, "hcidp demo IdP")
+	if err != nil {
+		return
+	}
+	if idpKey, idpCert, err = keys.LoadKeyPair(idpKeyFile, idpCertFile); err != nil {
+		return
+	}
+	iamKeyFile, iamCertFile, err := ensureKeys(dir, "mock-iam", iamBits, "auth.huaweicloud.com (mock)")
+	if err != nil {
+		return
+	}
+	iamKey, iamCert, err = keys.LoadKeyPair(iamKeyFile, iamCertFile)
+	return
 }
 
 // ensureKeys creates DIR/<prefix>idp.key|crt (or DIR/<name>.key|crt) once.

@@ -126,6 +126,52 @@ func TestChromiumSSOBindAndConsole(t *testing.T) {
 	}
 }
 
+// TestChromiumSignInWithDemoPortal: a customer of the demo portal clicks
+// "Sign in with Demo Portal" on the IdP's login page, signs in at the
+// portal's own OpenID provider, and lands on the Huawei Cloud console
+// without any hcidp password.
+func TestChromiumSignInWithDemoPortal(t *testing.T) {
+	env := startDemo(t, 2048)
+	c := newChromium(t, "en", true)
+	c.navigate(env.PortalURL)
+	c.do(chromedp.Click(chromedp.ID("open-console")))
+	c.waitHTML("login page", `id="upstream-login"`)
+	if h := c.html(); !strings.Contains(h, "Sign in with Demo Portal") {
+		t.Fatalf("no upstream button on the login page:\n%s", h)
+	}
+	c.do(chromedp.Click(chromedp.ID("upstream-login")))
+	c.waitHTML("portal login", "Demo Portal")
+	if u := c.url(); !strings.HasPrefix(u, env.PortalOP.Issuer()) {
+		t.Fatalf("the button did not lead to the portal's provider: %s", u)
+	}
+	c.do(
+		chromedp.SendKeys(chromedp.ID("username"), env.PortalUser),
+		chromedp.SendKeys(chromedp.ID("password"), env.PortalPassword),
+		chromedp.Click(chromedp.CSS(`button[name=action][value=login]`)),
+	)
+	c.waitHTML("mock IAM bind page", "Create and bind")
+	c.do(chromedp.Click(chromedp.CSS(`form[action*="/authui/saml/bind"] button[type=submit]`)))
+	c.waitHTML("mock console", "Huawei Cloud console (mock")
+	if h := c.html(); !strings.Contains(h, "<code>"+env.Username+"</code>") {
+		t.Fatalf("the console page does not show the customer %s:\n%s", env.Username, h)
+	}
+	c.expectDocuments(
+		"GET "+env.IdPURL+"/",
+		"GET "+env.IdPURL+"/console",
+		"GET "+env.IdPURL+"/login",
+		"GET "+env.IdPURL+"/oidc/login",
+		"POST "+env.PortalOP.Issuer()+"/login",
+		"GET "+env.IdPURL+"/oidc/callback",
+		"GET "+env.IdPURL+"/console",
+		"GET "+env.IAMURL+"/authui/saml/login",
+		"GET "+env.IdPURL+"/saml/sso",
+		"POST "+env.IAMURL+"/authui/saml/SAMLAssertionConsumer",
+	)
+	if _, err := env.IdP.Store.GetBinding(context.Background(), env.Username, "cn"); err != nil {
+		t.Fatalf("the binding of the upstream-signed-in customer was not recorded: %v", err)
+	}
+}
+
 func TestChromiumWithoutJavaScript(t *testing.T) {
 	env := startDemo(t, 2048)
 	c := newChromium(t, "en", false)

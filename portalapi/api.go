@@ -454,9 +454,6 @@ func (a *API) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	site := r.PathValue("site")
-	if _, ok := huawei.LookupSite(site); !ok {
-		return apiErr(http.StatusBadRequest, "invalid_site", "site %q: use cn, intl or eu", truncate(site, 20))
-	}
 	var req apiBindingRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -465,6 +462,8 @@ func (a *API) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 		DomainName: req.DomainName, Source: storage.SourceAPI}, web.ClientAddr(r), a.now())
 	var invalid *customer.InvalidError
 	switch {
+	case errors.Is(err, customer.ErrUnknownSite):
+		return apiErr(http.StatusBadRequest, "invalid_site", "site %q: use cn, intl or eu", truncate(site, 20))
 	case errors.As(err, &invalid):
 		return apiErr(http.StatusBadRequest, "invalid_binding", "%v", invalid)
 	case errors.Is(err, storage.ErrNotFound):

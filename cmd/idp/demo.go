@@ -38,6 +38,7 @@ hcidp demo is running (Ctrl-C stops it). Everything listens on loopback only.
   Partner portal:   %s
   Sign in as:       %s
   Password:         %s
+  or "Sign in with Demo Portal": %s / %s  (the portal's own OpenID provider, %s)
 
   IdP metadata:     %s/saml/metadata
   Mock Huawei IAM:  %s  (plays auth.huaweicloud.com; NOT the real Huawei Cloud)
@@ -48,7 +49,8 @@ on the mock IAM page, and you land on the mock console. Press it again: no
 password, no bind page. "Unbind" on the mock console notifies the IdP; the
 next "Open console" asks to bind again. The IdP (127.0.0.1) and the mock IAM
 (localhost) are different sites, as in production.
-`, env.PortalURL, env.Username, env.Password, env.IdPURL, env.IAMURL, env.ConfigFile)
+`, env.PortalURL, env.Username, env.Password, env.PortalUser, env.PortalPassword, env.PortalOP.Issuer(),
+		env.IdPURL, env.IAMURL, env.ConfigFile)
 	err = env.Wait(ctx)
 	if cerr := env.Close(); err == nil {
 		err = cerr

@@ -59,7 +59,11 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, d loginData) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// No form-action: browsers apply it to every redirect that follows the
+	// form's submission, and this login form's answer is a redirect chain
+	// through the relying party's callback to wherever it continues (for
+	// hcidp: the Huawei Cloud IAM), which a provider cannot know.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_ = loginPage.Execute(w, d)
