@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hcidp/templates"
 	"hcidp/upstream/oidc"
 	"log/slog"
 	"net"
@@ -260,8 +261,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 			return nil, fmt.Errorf("upstream_oidc: %w", err)
 		}
 	}
+	pages, err := templates.New(cfg.TemplatesDir)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
 	srv, err := server.New(sc, server.Options{Store: st, Trust: sg.Trust(sps), Logger: log, Metrics: in.Metrics,
-		SessionStore: sessionStore, Upstream: upstream, Now: in.now})
+		Templates: pages, SessionStore: sessionStore, Upstream: upstream, Now: in.now})
 	if err != nil {
 		in.Close()
 		return nil, err

@@ -7,16 +7,20 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"hcidp/config"
 	"hcidp/keys"
+	"hcidp/templates"
 )
 
 func writePair(t *testing.T, dir, cn string) {
@@ -175,5 +179,47 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestTemplatesDirOverridesPages: templates_dir replaces the embedded pages
+// of the same name and keeps the others; a directory without pages, or a
+// page that does not parse, stops the start with the key named.
+func TestTemplatesDirOverridesPages(t *testing.T) {
+	dir := t.TempDir()
+	login, err := fs.ReadFile(templates.FS(), "login.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	branded := strings.Replace(string(login), "<main>", `<main><p id="brand">Example Partner Ltd</p>`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "login.html"), []byte(branded), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "templates_dir: "+dir+"\n")
+	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rec := httptest.NewRecorder()
+	in.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	if !strings.Contains(rec.Body.String(), `id="brand"`) || !strings.Contains(rec.Body.String(), `name="password"`) {
+		t.Errorf("the overriding login page is not served:\n%s", rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	in.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), `id="brand"`) {
+		t.Errorf("a page the directory lacks is not the embedded one: %d", rec.Code)
+	}
+
+	for name, content := range map[string]string{"no pages": "", "broken page": "{{.Nope"} {
+		bad := t.TempDir()
+		if content != "" {
+			os.WriteFile(filepath.Join(bad, "login.html"), []byte(content), 0o644)
+		}
+		_, err := New(context.Background(), testConfig(t, "templates_dir: "+bad+"\n"), Options{Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), "templates_dir") {
+			t.Errorf("%s: %v, want an error naming templates_dir", name, err)
+		}
 	}
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// LogFormat is auto (default: human-readable text when standard error
 	// is a terminal, JSON otherwise), json or text.
 	LogFormat string `yaml:"log_format"`
+	// TemplatesDir holds page templates that replace the embedded ones of
+	// the same file name (branding); empty: the embedded pages.
+	TemplatesDir string `yaml:"templates_dir"`
 
 	// APIKey enables the portal hand-off API (/api/v1/) and is the bearer
 	// token its callers present; empty disables the API. $HCIDP_API_KEY
@@ -263,7 +266,7 @@ func (c *Config) applyDefaults() {
 	if c.KeyFile != "" {
 		c.KeyFile = c.Path(c.KeyFile)
 	}
-	for _, p := range []*string{&c.CertFile, &c.NextKeyFile, &c.NextCertFile, &c.TLSCertFile, &c.TLSKeyFile} {
+	for _, p := range []*string{&c.CertFile, &c.NextKeyFile, &c.NextCertFile, &c.TLSCertFile, &c.TLSKeyFile, &c.TemplatesDir} {
 		if *p != "" {
 			*p = c.Path(*p)
 		}

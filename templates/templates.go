@@ -26,16 +26,25 @@ type Renderer struct {
 	post map[postKey]*postPage
 }
 
-// New parses the embedded templates, or those in dir when dir is not empty.
-// Every page is parsed at start-up, so a broken override fails fast.
+// New parses the embedded templates, then, when dir is not empty, the
+// operator's pages in dir (config templates_dir), which replace the
+// embedded pages of the same file name. Every page is parsed at start-up,
+// so a broken override fails fast.
 func New(dir string) (*Renderer, error) {
-	var src fs.FS = files
-	if dir != "" {
-		src = os.DirFS(dir)
-	}
-	t, err := template.New("").ParseFS(src, "*.html")
+	t, err := template.New("").ParseFS(files, "*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if dir != "" {
+		// The operator's pages replace the embedded ones of the same name
+		// (layout.html's "head" too); pages the directory lacks stay.
+		over, err := fs.Glob(os.DirFS(dir), "*.html")
+		if err != nil || len(over) == 0 {
+			return nil, fmt.Errorf("templates_dir %s: no *.html pages there (copy the embedded ones from templates/ and edit them)", dir)
+		}
+		if t, err = t.ParseFS(os.DirFS(dir), "*.html"); err != nil {
+			return nil, fmt.Errorf("templates_dir %s: %w", dir, err)
+		}
 	}
 	for _, name := range []string{"login.html", "error.html", "post.html", "message.html", "portal.html", "launch.html", "home.html"} {
 		if t.Lookup(name) == nil {
