@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"hcidp/customer"
-	"hcidp/huawei"
 	"hcidp/idp"
 	"hcidp/login"
 	"hcidp/metrics"
@@ -274,53 +273,19 @@ func (a *API) apiAudit(r *http.Request, id, site, outcome, detail string) error 
 
 // Customers.
 
-// apiCustomer is the customer as the API shows it (never the password hash).
+// apiCustomer is the customer as the API shows it, with its bindings.
 type apiCustomer struct {
-	XAccountID  string       `json:"xaccount_id"`
-	DisplayName string       `json:"display_name"`
-	Email       string       `json:"email"`
-	Name        string       `json:"name"`
-	Mobile      string       `json:"mobile"`
-	HasPassword bool         `json:"has_password"`
-	Disabled    bool         `json:"disabled"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Bindings    []apiBinding `json:"bindings"`
-}
-
-type apiBinding struct {
-	Site       string    `json:"site"`
-	DomainID   string    `json:"domain_id"`
-	DomainName string    `json:"domain_name"`
-	Source     string    `json:"source"`
-	BoundAt    time.Time `json:"bound_at"`
-	// Convention and EventID: for source "notification", the signature
-	// convention that verified and the bind event; "" otherwise.
-	Convention string `json:"convention"`
-	EventID    string `json:"event_id"`
-}
-
-func toAPIBinding(b storage.Binding) apiBinding {
-	return apiBinding{Site: b.Site, DomainID: b.DomainID, DomainName: b.DomainName, Source: b.Source, BoundAt: b.BoundAt.UTC(),
-		Convention: b.Convention, EventID: b.EventID}
+	customer.View
+	Bindings []customer.BindingView `json:"bindings"`
 }
 
 // customerJSON renders c with its bindings on every site.
 func (a *API) customerJSON(r *http.Request, c storage.Customer) (apiCustomer, error) {
-	out := apiCustomer{XAccountID: c.XAccountID, DisplayName: c.DisplayName, Email: c.Email, Name: c.Name,
-		Mobile: c.Mobile, HasPassword: c.PasswordHash != "", Disabled: c.Disabled,
-		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Bindings: []apiBinding{}}
-	for _, site := range huawei.Sites() {
-		b, err := a.store.GetBinding(r.Context(), c.XAccountID, site.Name)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return apiCustomer{}, err
-		}
-		out.Bindings = append(out.Bindings, toAPIBinding(b))
+	bs, err := customer.Bindings(r.Context(), a.store, c.XAccountID, "")
+	if err != nil {
+		return apiCustomer{}, err
 	}
-	return out, nil
+	return apiCustomer{View: customer.ViewOf(c), Bindings: bs}, nil
 }
 
 func customerNotFound(id string) *apiError {
@@ -472,25 +437,15 @@ func (a *API) apiPutBinding(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.log.InfoContext(r.Context(), "API write", "customer", id, "site", site, "outcome", "recorded", "detail", "binding.put", "client", web.ClientAddr(r))
-	writeJSON(w, http.StatusOK, toAPIBinding(b))
+	writeJSON(w, http.StatusOK, customer.BindingViewOf(b))
 	return nil
 }
 
-// apiBindEvent is a received bind-result notification as the API shows it.
+// apiBindEvent is a received bind-result notification as the API shows
+// it: with the document verbatim.
 type apiBindEvent struct {
-	ID                 string          `json:"id"`
-	Site               string          `json:"site"`
-	Action             string          `json:"action"`
-	Convention         string          `json:"convention"`
-	Source             string          `json:"source"`
-	Outcome            string          `json:"outcome"`
-	DomainID           string          `json:"domain_id"`
-	DomainName         string          `json:"domain_name"`
-	PreviousDomainID   string          `json:"previous_domain_id"`
-	PreviousDomainName string          `json:"previous_domain_name"`
-	ReceivedAt         time.Time       `json:"received_at"`
-	DocumentSHA256     string          `json:"document_sha256"`
-	Document           json.RawMessage `json:"document"`
+	customer.BindEventView
+	Document json.RawMessage `json:"document"`
 }
 
 // maxAPIBindEvents bounds one listing of bind events.
@@ -528,10 +483,7 @@ func (a *API) apiListBindEvents(w http.ResponseWriter, r *http.Request) error {
 		if !json.Valid(doc) { // events of the guessed schema were not checked
 			doc, _ = json.Marshal(string(e.Document))
 		}
-		out.Events = append(out.Events, apiBindEvent{ID: e.ID, Site: e.Site, Action: e.Action, Convention: e.Convention,
-			Source: storage.SourceNotification, Outcome: e.Outcome, DomainID: e.DomainID, DomainName: e.DomainName,
-			PreviousDomainID: e.PreviousDomainID, PreviousDomainName: e.PreviousDomainName, ReceivedAt: e.ReceivedAt.UTC(),
-			DocumentSHA256: e.DocumentHash, Document: doc})
+		out.Events = append(out.Events, apiBindEvent{BindEventView: customer.BindEventViewOf(e), Document: doc})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

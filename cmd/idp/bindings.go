@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,34 +15,9 @@ import (
 // bindingsJSON is `idp bindings show --json` (docs/cli.md), with the field
 // names of the portal API.
 type bindingsJSON struct {
-	XAccountID string          `json:"xaccount_id"`
-	Bindings   []bindingJSON   `json:"bindings"`
-	BindEvents []bindEventJSON `json:"bind_events"`
-}
-
-type bindingJSON struct {
-	Site       string    `json:"site"`
-	DomainID   string    `json:"domain_id"`
-	DomainName string    `json:"domain_name"`
-	Source     string    `json:"source"`
-	Convention string    `json:"convention"`
-	EventID    string    `json:"event_id"`
-	BoundAt    time.Time `json:"bound_at"`
-}
-
-type bindEventJSON struct {
-	ID                 string    `json:"id"`
-	Site               string    `json:"site"`
-	Action             string    `json:"action"`
-	Convention         string    `json:"convention"`
-	Source             string    `json:"source"`
-	Outcome            string    `json:"outcome"`
-	DomainID           string    `json:"domain_id"`
-	DomainName         string    `json:"domain_name"`
-	PreviousDomainID   string    `json:"previous_domain_id"`
-	PreviousDomainName string    `json:"previous_domain_name"`
-	ReceivedAt         time.Time `json:"received_at"`
-	DocumentSHA256     string    `json:"document_sha256"`
+	XAccountID string                   `json:"xaccount_id"`
+	Bindings   []customer.BindingView   `json:"bindings"`
+	BindEvents []customer.BindEventView `json:"bind_events"`
 }
 
 // cmdBindingsAdd records a binding through customer.PutBinding, the one
@@ -97,24 +71,14 @@ func cmdBindingsShow(ctx context.Context, args []string, stdout io.Writer) error
 	if _, err := st.GetCustomer(ctx, *id); err != nil {
 		return notFound(err, *id)
 	}
-	out := bindingsJSON{XAccountID: *id, Bindings: []bindingJSON{}, BindEvents: []bindEventJSON{}}
 	if _, ok := huawei.LookupSite(*site); *site != "" && !ok {
 		return usageErrorf(fs.name, "bindings show: --site %q: use %s", *site, orList(huawei.SiteNames()))
 	}
-	for _, s := range huawei.SiteNames() {
-		if *site != "" && s != *site {
-			continue
-		}
-		b, err := st.GetBinding(ctx, *id, s)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		out.Bindings = append(out.Bindings, bindingJSON{Site: b.Site, DomainID: b.DomainID, DomainName: b.DomainName, Source: b.Source,
-			Convention: b.Convention, EventID: b.EventID, BoundAt: b.BoundAt.UTC()})
+	bs, err := customer.Bindings(ctx, st, *id, *site)
+	if err != nil {
+		return err
 	}
+	out := bindingsJSON{XAccountID: *id, Bindings: bs, BindEvents: []customer.BindEventView{}}
 	es, err := st.ListBindEvents(ctx, *id, *limit)
 	if err != nil {
 		return err
@@ -123,9 +87,7 @@ func cmdBindingsShow(ctx context.Context, args []string, stdout io.Writer) error
 		if *site != "" && e.Site != *site {
 			continue
 		}
-		out.BindEvents = append(out.BindEvents, bindEventJSON{ID: e.ID, Site: e.Site, Action: e.Action, Convention: e.Convention,
-			Source: storage.SourceNotification, Outcome: e.Outcome, DomainID: e.DomainID, DomainName: e.DomainName,
-			PreviousDomainID: e.PreviousDomainID, PreviousDomainName: e.PreviousDomainName, ReceivedAt: e.ReceivedAt.UTC(), DocumentSHA256: e.DocumentHash})
+		out.BindEvents = append(out.BindEvents, customer.BindEventViewOf(e))
 	}
 	if *asJSON {
 		return writeJSON(stdout, out)

@@ -15,20 +15,6 @@ import (
 	"hcidp/storage"
 )
 
-// customerJSON is one customer of `idp users list --json` (docs/cli.md),
-// with the field names of the portal API.
-type customerJSON struct {
-	XAccountID  string    `json:"xaccount_id"`
-	DisplayName string    `json:"display_name"`
-	Email       string    `json:"email"`
-	Name        string    `json:"name"`
-	Mobile      string    `json:"mobile"`
-	HasPassword bool      `json:"has_password"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
 func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	sub := func(name string) func([]string) error {
 		return func(a []string) error { return cmdUser(ctx, name, a, stdin, stdout) }
@@ -131,10 +117,9 @@ func cmdUser(ctx context.Context, sub string, args []string, stdin io.Reader, st
 			return err
 		}
 		if asJSON {
-			list := make([]customerJSON, 0, len(cs))
+			list := make([]customer.View, 0, len(cs))
 			for _, c := range cs {
-				list = append(list, customerJSON{XAccountID: c.XAccountID, DisplayName: c.DisplayName, Email: c.Email, Name: c.Name, Mobile: c.Mobile,
-					HasPassword: c.PasswordHash != "", Disabled: c.Disabled, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()})
+				list = append(list, customer.ViewOf(c))
 			}
 			return writeJSON(stdout, list)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"hcidp/customer"
 	"strings"
 	"testing"
 )
@@ -17,17 +18,17 @@ func TestUsersUpdateChangesOnlyTheGivenFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	idpCmd(t, "", "users", "add", "--config", cfg, "--xaccount-id", "cust-2", "--password", "s3cret-pass", "--email", "b@example.com")
-	list := func() map[string]customerJSON {
+	list := func() map[string]customer.View {
 		t.Helper()
 		out, _, err := idpCmd(t, "", "users", "list", "--config", cfg, "--json")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cs []customerJSON
+		var cs []customer.View
 		if err := json.Unmarshal([]byte(out), &cs); err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]customerJSON{}
+		m := map[string]customer.View{}
 		for _, c := range cs {
 			m[c.XAccountID] = c
 		}
