@@ -18,11 +18,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hcidp/config"
+	"hcidp/internal/testkit"
 	"hcidp/keys"
 	"hcidp/metadata"
 	"hcidp/mockiam"
@@ -165,14 +165,6 @@ func TestReloadRefusesAChangedKeyUntilPinned(t *testing.T) {
 	}
 }
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // TestReadinessWhenTheSPCertificateExpiresWhileRunning: the public /readyz
 // goes 503 naming only the failing check; the metrics listener's /readyz has
 // the detail, and says "(loaded by override)" only with the override.
@@ -183,7 +175,7 @@ func TestReadinessWhenTheSPCertificateExpiresWhileRunning(t *testing.T) {
 			cfg, _ := installation(t, signedSPMetadata(t, "cn", key, cert), fmt.Sprintf(
 				"- site: cn\n  metadata_file: sp.xml\n  allow_expired_certificate: %v\n  signing_key_pins: [%q]", allow, metadata.KeyPin(cert)))
 			cfg.MetricsListen = "127.0.0.1:0"
-			clock := &testClock{now: time.Now()}
+			clock := testkit.At(time.Now())
 			in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -203,7 +195,7 @@ func TestReadinessWhenTheSPCertificateExpiresWhileRunning(t *testing.T) {
 				t.Fatalf("metrics listener /readyz: %d %s", code, body)
 			}
 
-			clock.set(cert.NotAfter.Add(time.Hour))
+			clock.Set(cert.NotAfter.Add(time.Hour))
 			code, m, body := get(in.Handler())
 			ops, _, detail := get(in.opsHandler())
 			if allow {

@@ -56,10 +56,19 @@ func launchTokenParam(values url.Values) (string, *refusal) {
 	return token, nil
 }
 
-// launchCustomer checks that the token's customer may still sign in and
-// its site is still configured; it answers the request and returns false
-// otherwise.
-func (a *API) launchCustomer(w http.ResponseWriter, r *http.Request, lt storage.LaunchToken) (storage.Customer, bool) {
+// launchCustomer answers the token lookup (lt, err): the customer it signs
+// in, or false once the browser has been answered: an unknown, spent or
+// expired token, a missing or disabled customer, a site no longer
+// configured (400), or a store fault (503).
+func (a *API) launchCustomer(w http.ResponseWriter, r *http.Request, lt storage.LaunchToken, err error) (storage.Customer, bool) {
+	if errors.Is(err, storage.ErrNotFound) {
+		a.pages.Refuse(w, r, http.StatusBadRequest, "launch.invalid", "unknown, already used or expired launch token")
+		return storage.Customer{}, false
+	}
+	if err != nil {
+		a.pages.Unavailable(w, r, "launch", err)
+		return storage.Customer{}, false
+	}
 	c, err := a.store.GetCustomer(r.Context(), lt.XAccountID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		a.pages.Unavailable(w, r, "customer", err)
@@ -90,15 +99,7 @@ func (a *API) launchConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lt, err := a.store.GetLaunchToken(r.Context(), launchTokenHash(token), a.now())
-	if errors.Is(err, storage.ErrNotFound) {
-		a.pages.Refuse(w, r, http.StatusBadRequest, "launch.invalid", "unknown, already used or expired launch token")
-		return
-	}
-	if err != nil {
-		a.pages.Unavailable(w, r, "launch", err)
-		return
-	}
-	c, ok := a.launchCustomer(w, r, lt)
+	c, ok := a.launchCustomer(w, r, lt, err)
 	if !ok {
 		return
 	}
@@ -144,15 +145,7 @@ func (a *API) launchRedeem(w http.ResponseWriter, r *http.Request, token string,
 	ctx := r.Context()
 	now := a.now()
 	lt, err := a.store.ConsumeLaunchToken(ctx, launchTokenHash(token), now)
-	if errors.Is(err, storage.ErrNotFound) {
-		a.pages.Refuse(w, r, http.StatusBadRequest, "launch.invalid", "unknown, already used or expired launch token")
-		return
-	}
-	if err != nil {
-		a.pages.Unavailable(w, r, "launch", err)
-		return
-	}
-	c, ok := a.launchCustomer(w, r, lt)
+	c, ok := a.launchCustomer(w, r, lt, err)
 	if !ok {
 		return
 	}

@@ -701,14 +701,14 @@ func (e *hardenEnv) prepareBindState(t *testing.T, c attackCase) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.store.AppendAudit(t.Context(), storage.AuditEvent{Time: e.clock.now().Add(-d), Kind: "response",
+		if err := e.store.AppendAudit(t.Context(), storage.AuditEvent{Time: e.clock.Now().Add(-d), Kind: "response",
 			XAccountID: who, Site: site, RequestID: "_earlier", AssertionID: "_a", Outcome: "issued"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if bs.Bound != "" {
 		if err := e.store.PutBinding(t.Context(), storage.Binding{XAccountID: "alice", Site: "cn", DomainID: bs.Bound,
-			DomainName: "alice_old", Source: storage.SourceAPI, BoundAt: e.clock.now()}); err != nil {
+			DomainName: "alice_old", Source: storage.SourceAPI, BoundAt: e.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

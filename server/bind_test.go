@@ -140,7 +140,7 @@ func (e *hardenEnv) notification(t *testing.T, method, convention string, doc []
 func (e *hardenEnv) ssoFor(t *testing.T, c *hxClient, customer string) {
 	t.Helper()
 	c.mustLogin(customer)
-	if r := c.get(e.origin + "/saml/sso?" + e.signedSSOQuery(hxAuthnXML("_"+rand.Text(), e.clock.now(), e.ssoURL()), "rs")); r.StatusCode != http.StatusOK {
+	if r := c.get(e.origin + "/saml/sso?" + e.signedSSOQuery(hxAuthnXML("_"+rand.Text(), e.clock.Now(), e.ssoURL()), "rs")); r.StatusCode != http.StatusOK {
 		t.Fatalf("SSO: %d\n%s", r.StatusCode, r.Body)
 	}
 }
@@ -377,7 +377,7 @@ func TestBindSiteWhenOneKeySignsForSeveralSites(t *testing.T) {
 	// Each customer was just issued an assertion for both sites.
 	for _, c := range []string{"alice", "bob"} {
 		for _, site := range []string{"cn", "intl"} {
-			if err := e.store.AppendAudit(context.Background(), storage.AuditEvent{Time: e.clock.now(), Kind: "response", XAccountID: c, Site: site}); err != nil {
+			if err := e.store.AppendAudit(context.Background(), storage.AuditEvent{Time: e.clock.Now(), Kind: "response", XAccountID: c, Site: site}); err != nil {
 				t.Fatal(err)
 			}
 		}

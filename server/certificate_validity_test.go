@@ -44,7 +44,7 @@ func TestSPCertificateValidityEnforcedAtVerification(t *testing.T) {
 		return "/saml/bind?" + octets + "&Signature=" + url.QueryEscape(signQuery(t, hxKeys().sp, crypto.SHA256, octets))
 	}
 	ssoURL := func(e *hardenEnv) string {
-		return "/saml/sso?" + e.signedSSOQuery(hxAuthnXML("_exp"+fmt.Sprint(time.Now().UnixNano()), e.clock.now(), e.ssoURL()), "rs")
+		return "/saml/sso?" + e.signedSSOQuery(hxAuthnXML("_exp"+fmt.Sprint(time.Now().UnixNano()), e.clock.Now(), e.ssoURL()), "rs")
 	}
 	for _, c := range []struct {
 		name         string
@@ -63,7 +63,7 @@ func TestSPCertificateValidityEnforcedAtVerification(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newHardenEnv(t, "", nil)
 			e.setAllowExpired(c.allowExpired)
-			e.clock.advance(c.clock)
+			e.clock.Advance(c.clock)
 			cl := e.client()
 			cl.mustLogin("alice")
 			before := e.snapshot()
@@ -118,7 +118,7 @@ func TestReadinessFollowsSPCertificateValidity(t *testing.T) {
 		t.Fatalf("fresh replica: %d %v / %d %+v", code, pub, dcode, det)
 	}
 
-	e.clock.advance(untilSPExpiry())
+	e.clock.Advance(untilSPExpiry())
 	code, pub, dcode, det, _ = readyz(t, e)
 	if code != http.StatusServiceUnavailable || pub["ready"] != false || fmt.Sprint(pub["failing"]) != "[sp_metadata]" {
 		t.Errorf("public /readyz with the only SP key expired: %d %v", code, pub)
@@ -141,7 +141,7 @@ func TestReadinessFollowsSPCertificateValidity(t *testing.T) {
 func TestPublicReadinessHidesCertificates(t *testing.T) {
 	e := newHardenEnv(t, "", nil)
 	for _, clock := range []time.Duration{0, untilSPExpiry()} {
-		e.clock.advance(clock)
+		e.clock.Advance(clock)
 		_, pub, _, det, raw := readyz(t, e)
 		for _, secret := range []string{hxKeys().spCert.Subject.CommonName, hxKeys().spCert.SerialNumber.Text(16), hxSPEntityID,
 			e.trust.Cert.Subject.CommonName, "subject", "serial", "certificate"} {

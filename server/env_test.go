@@ -36,6 +36,7 @@ import (
 
 	"hcidp/customer"
 	"hcidp/idp"
+	"hcidp/internal/testkit"
 	"hcidp/keys"
 	"hcidp/metadata"
 	"hcidp/saml"
@@ -81,49 +82,14 @@ type hardenEnv struct {
 	dbFile  string
 	cfg     Config
 	trust   idp.Trust // what the SAML core was given at start
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	origin  string // scheme://host of base_url
-	clock   *hxClock
+	clock   *testkit.Clock
 	opts    Options
 }
 
 // ssoURL is the IdP's SingleSignOnService location.
 func (e *hardenEnv) ssoURL() string { return e.cfg.IdP.SSOURL }
-
-// hxClock is the real time plus an offset tests can advance.
-type hxClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *hxClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *hxClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // newHardenEnv builds the server for baseURL ("" = http://127.0.0.1:8080).
 // edit, when not nil, changes the configuration first.
@@ -144,7 +110,7 @@ func newHardenEnv(t testing.TB, baseURL string, edit func(*Config)) *hardenEnv {
 		edit(&cfg)
 	}
 	dbFile := filepath.Join(dir, "hcidp.db")
-	clock := &hxClock{}
+	clock := &testkit.Clock{}
 	// The store keeps the real clock: tests move the IdP's clock a year on
 	// (past an SP certificate) with the customer still signed in.
 	st, err := sqlstore.OpenSQLite(context.Background(), dbFile, sqlstore.Options{})
@@ -173,10 +139,10 @@ func newHardenEnv(t testing.TB, baseURL string, edit func(*Config)) *hardenEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	trust := idp.Trust{SPs: []*idp.ServiceProvider{sp}, Signer: signer, Cert: idpCert}
 	opts := Options{Store: st, Trust: trust,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: clock.now}
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: clock.Now}
 	srv, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -15,14 +15,14 @@ func TestSessionIdleTimeout(t *testing.T) {
 	c := e.client()
 	c.mustLogin("alice")
 	sso := func() *hxResp {
-		doc := hxAuthnXML(newTestID(), e.clock.now(), e.cfg.BaseURL+"/saml/sso")
+		doc := hxAuthnXML(newTestID(), e.clock.Now(), e.cfg.BaseURL+"/saml/sso")
 		return c.get("/saml/sso?" + e.signedSSOQuery(doc, ""))
 	}
 	if r := sso(); r.StatusCode != 200 || !strings.Contains(r.Body, "SAMLResponse") {
 		t.Fatalf("SSO right after login: %d", r.StatusCode)
 	}
 	before := e.snapshot()
-	e.clock.advance(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	if r := sso(); r.StatusCode != 200 {
 		t.Fatalf("SSO after 30 s: %d", r.StatusCode)
 	}
@@ -31,13 +31,13 @@ func TestSessionIdleTimeout(t *testing.T) {
 	}
 	// Activity keeps the session alive past the idle timeout...
 	for i := 0; i < 3; i++ {
-		e.clock.advance(e.cfg.SessionIdleTimeout - time.Minute)
+		e.clock.Advance(e.cfg.SessionIdleTimeout - time.Minute)
 		if r := sso(); r.StatusCode != 200 || !strings.Contains(r.Body, "SAMLResponse") {
 			t.Fatalf("active session ended after %d idle periods: %d", i+1, r.StatusCode)
 		}
 	}
 	// ...inactivity ends it.
-	e.clock.advance(e.cfg.SessionIdleTimeout + time.Minute)
+	e.clock.Advance(e.cfg.SessionIdleTimeout + time.Minute)
 	if r := sso(); r.StatusCode != 303 || !strings.Contains(r.Header.Get("Location"), "/login") {
 		t.Fatalf("idle session still signed in: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}

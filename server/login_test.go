@@ -62,7 +62,7 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 		t.Fatalf("locked account from another address: %d", r.StatusCode)
 	}
 	// Back-off: after the lock, one more failure locks for 2 s.
-	e.clock.advance(1100 * time.Millisecond)
+	e.clock.Advance(1100 * time.Millisecond)
 	if r := cl.fail("alice"); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after the lock: %d", r.StatusCode)
 	}
@@ -70,9 +70,9 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 		t.Fatalf("second lock: %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 	// After it, the right password works and resets the account counter.
-	e.clock.advance(2100 * time.Millisecond)
+	e.clock.Advance(2100 * time.Millisecond)
 	cl.mustLogin("alice")
-	if got, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.now()); got.Count != 0 {
+	if got, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.Now()); got.Count != 0 {
 		t.Errorf("successful login left %d failures", got.Count)
 	}
 }
@@ -209,7 +209,7 @@ func TestLoginLengthLimits(t *testing.T) {
 			if r := cl.post("/login", f); r.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d", r.StatusCode, tt.status)
 			}
-			if id, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.now()); id.Count != 0 {
+			if id, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.Now()); id.Count != 0 {
 				t.Errorf("a malformed attempt was counted as a password guess")
 			}
 		})
@@ -318,7 +318,7 @@ func TestLoginThrottleParallelBurst(t *testing.T) {
 			t.Fatalf("failure: %d", r.StatusCode)
 		}
 	}
-	e.clock.advance(time.Second + 100*time.Millisecond) // the first lock lasts a second
+	e.clock.Advance(time.Second + 100*time.Millisecond) // the first lock lasts a second
 	const n = 16
 	forms := make([]url.Values, n)
 	clients := make([]*hxClient, n)
@@ -357,7 +357,7 @@ func TestLoginThrottleParallelBurst(t *testing.T) {
 	if checked != 1 {
 		t.Errorf("%d of %d parallel guesses had their password checked, want exactly 1 (statuses %v)", checked, n, statuses)
 	}
-	if f, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.now()); f.Count != login.FreeAccountAttempts+1 {
+	if f, _ := e.store.GetLoginFailures(t.Context(), "acct:alice", e.clock.Now()); f.Count != login.FreeAccountAttempts+1 {
 		t.Errorf("account counts %d attempts, want %d", f.Count, login.FreeAccountAttempts+1)
 	}
 }

@@ -13,7 +13,7 @@ func TestHEADDoesNotSpendRequests(t *testing.T) {
 	e := newHardenEnv(t, "", nil)
 	c := e.client()
 	c.mustLogin("alice")
-	q := e.signedSSOQuery(hxAuthnXML("_head1", e.clock.now(), e.cfg.BaseURL+"/saml/sso"), "")
+	q := e.signedSSOQuery(hxAuthnXML("_head1", e.clock.Now(), e.cfg.BaseURL+"/saml/sso"), "")
 	before := e.snapshot()
 	for path, allow := range map[string]string{"/saml/sso?" + q: "GET", "/saml/bind?bindRequest=e30&SigAlg=x&Signature=y": "GET, POST"} {
 		r := c.do(httptest.NewRequest(http.MethodHead, path, nil))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"hcidp/internal/testkit"
 	"hcidp/storage"
 	"hcidp/storage/internal/migrate"
 	"hcidp/storage/storagetest"
@@ -423,22 +424,13 @@ func TestRecentSSOUsesTheIndex(t *testing.T) {
 	})
 }
 
-// testClock is a settable clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // TestClockIsInjected: every time the store reads itself comes from
 // Options.Now. The clock runs years away from the real one, so a read of
 // time.Now anywhere would show.
 func TestClockIsInjected(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dl dialect) {
 		start := time.Date(2041, 3, 4, 5, 6, 7, 891011000, time.UTC)
-		clock := &testClock{now: start}
+		clock := testkit.At(start)
 		d := openTest(t, dl, dl.fresh(t), Options{Now: clock.Now})
 		ctx := t.Context()
 		readTime := func(q string, args ...any) time.Time {
@@ -464,7 +456,7 @@ func TestClockIsInjected(t *testing.T) {
 			}
 		})
 		t.Run("replay cache", func(t *testing.T) {
-			clock.set(start)
+			clock.Set(start)
 			if err := d.InsertRequestID(ctx, "sp", "id-1", start.Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
@@ -472,20 +464,20 @@ func TestClockIsInjected(t *testing.T) {
 				t.Fatalf("InsertRequestID(live entry) = %v, want ErrAlreadyExists", err)
 			}
 			// Expired by the clock (and long before by the real time).
-			clock.set(start.Add(time.Minute))
+			clock.Set(start.Add(time.Minute))
 			if err := d.InsertRequestID(ctx, "sp", "id-1", start.Add(time.Hour)); err != nil {
 				t.Errorf("InsertRequestID(entry expired at the clock's now) = %v, want it replaced", err)
 			}
 		})
 		t.Run("sessions", func(t *testing.T) {
-			clock.set(start)
+			clock.Set(start)
 			if err := d.CommitCtx(ctx, "tok", []byte("x"), start.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			if _, found, err := d.FindCtx(ctx, "tok"); err != nil || !found {
 				t.Fatalf("FindCtx before expiry = %v, %v; want found", found, err)
 			}
-			clock.set(start.Add(time.Hour))
+			clock.Set(start.Add(time.Hour))
 			if _, found, err := d.FindCtx(ctx, "tok"); err != nil || found {
 				t.Errorf("FindCtx at expiry by the clock = %v, %v; want not found", found, err)
 			}

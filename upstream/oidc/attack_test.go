@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"hcidp/demo/portalop"
+	"hcidp/internal/testkit"
 	"hcidp/upstream/oidc"
 )
 
@@ -316,7 +317,7 @@ func TestProviderUnreachableDiscovery(t *testing.T) {
 	ln.Close()
 
 	ct := &countingTransport{}
-	clk := &clock{}
+	clk := &testkit.Clock{}
 	cfg := oidc.Config{Issuer: "http://" + addr, ClientID: testClientID, ClientSecret: testSecret}
 	if err := cfg.Prepare(func(string) string { return "" }); err != nil {
 		t.Fatal(err)

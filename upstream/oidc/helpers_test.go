@@ -1,7 +1,6 @@
 package oidc_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,11 +10,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hcidp/demo/portalop"
+	"hcidp/internal/testkit"
 	"hcidp/upstream/oidc"
 )
 
@@ -36,42 +35,8 @@ type env struct {
 	op   *portalop.Server
 	rp   *oidc.Provider
 	cfg  oidc.Config
-	logs *syncBuffer
-	now  *clock
-}
-
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testkit.SyncBuffer
+	now  *testkit.Clock
 }
 
 type portalopConfig = portalop.Config
@@ -91,7 +56,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		ClaimEmail: "email", ClaimName: "preferred_username", ClaimMobile: "phone_number", ClaimDisplayName: "name",
 		Scopes: []string{"openid", "profile", "email", "phone"},
 	}
-	e := &env{logs: &syncBuffer{}, now: &clock{}}
+	e := &env{logs: &testkit.SyncBuffer{}, now: &testkit.Clock{}}
 	rpOpts := oidc.Options{Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: e.now.Now}
 	for _, o := range opts {
 		o(&opCfg, &rpCfg, &rpOpts)
