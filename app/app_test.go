@@ -55,20 +55,28 @@ service_providers:
 	return cfg
 }
 
-func TestNativeTLSMinimumVersionAndReload(t *testing.T) {
-	cfg := testConfig(t, "tls_cert_file: tls/idp.crt\ntls_key_file: tls/idp.key\n")
+// serving starts an Instance of cfg serving on a loopback listener;
+// cancel begins its shutdown and done has what Serve returned.
+func serving(t *testing.T, cfg *config.Config) (in *Instance, ln net.Listener, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Cleanup(func() { in.Close() })
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Serve(ctx, ln) }()
+	served := make(chan error, 1)
+	go func() { served <- in.Serve(ctx, ln) }()
+	return in, ln, cancel, served
+}
+
+func TestNativeTLSMinimumVersionAndReload(t *testing.T) {
+	cfg := testConfig(t, "tls_cert_file: tls/idp.crt\ntls_key_file: tls/idp.key\n")
+	in, ln, cancel, done := serving(t, cfg)
 	defer func() { cancel(); <-done }()
 
 	get := func(maxVersion uint16) (*http.Response, error) {
@@ -134,18 +142,7 @@ func TestReloadSwitchesSigningKey(t *testing.T) {
 // answer before Serve returns (docs/threat-model.md "Operations").
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	cfg := testConfig(t, "")
-	in, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Serve(ctx, ln) }()
+	_, ln, cancel, done := serving(t, cfg)
 
 	// A login form whose body arrives slowly: the handler is reading it
 	// when the shutdown begins.
