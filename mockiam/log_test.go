@@ -1,37 +1,18 @@
 package mockiam_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"hcidp/internal/testkit"
 	"hcidp/mockiam"
 )
-
-// lockedBuffer collects log lines written by the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
-}
 
 // TestLogLinesHaveNoDuplicateKeys: every JSON log line of a login, a bind
 // and an unbind, with the logger the demo gives (component already set),
@@ -39,7 +20,7 @@ func (b *lockedBuffer) lines() []string {
 // once, and calls the SAML request ID saml_request_id (request_id is the
 // HTTP request's).
 func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil)).With("component", "mock-iam")
 	f := newFixtureWith(t, func(c *mockiam.Config) { c.Logger = logger })
 	resp, page := f.post(t, mockiam.PathBind, f.bindPage(t))
@@ -51,7 +32,7 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	}
 	f.post(t, mockiam.PathUnbind, url.Values{"csrf": {m[1]}})
 
-	lines := out.lines()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) < 5 {
 		t.Fatalf("only %d log lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
