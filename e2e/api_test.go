@@ -207,14 +207,7 @@ func TestAPICustomerUpsert(t *testing.T) {
 	}
 
 	// The password set through the API works on the login form.
-	b := newBrowser(t)
-	login := b.get(env.IdPURL + "/login")
-	f := login.form(t, "/login")
-	f.Fields.Set("username", "portal-42")
-	f.Fields.Set("password", "a long enough password")
-	if p := b.submit(login, f); p.Status != 200 {
-		t.Fatalf("login with the API-set password: %d", p.Status)
-	}
+	passwordLogin(t, newBrowser(t), env.IdPURL, "portal-42", "a long enough password")
 
 	// Update: attributes replaced, password kept, state set.
 	res = call("PUT", "/api/v1/customers/portal-42", map[string]any{"display_name": "Renamed", "email": "p42-new@example.com", "disabled": true})
@@ -447,11 +440,7 @@ func TestLaunchURLNeverSignsInWithoutConfirmation(t *testing.T) {
 
 	// The victim is signed in as themselves.
 	victim := newBrowser(t)
-	login := victim.get(env.IdPURL + "/login")
-	f := login.form(t, "/login")
-	f.Fields.Set("username", env.Username)
-	f.Fields.Set("password", env.Password)
-	victim.submit(login, f)
+	passwordLogin(t, victim, env.IdPURL, env.Username, env.Password)
 	victimSession := sessionCookie(t, victim, env)
 
 	page := victim.get(launch)
@@ -512,11 +501,7 @@ func TestLaunchURLNeverSignsInWithoutConfirmation(t *testing.T) {
 func TestLaunchURLSkipsPageForSameCustomer(t *testing.T) {
 	env := startAPIDemo(t, testAPIKey)
 	b := newBrowser(t)
-	login := b.get(env.IdPURL + "/login")
-	f := login.form(t, "/login")
-	f.Fields.Set("username", env.Username)
-	f.Fields.Set("password", env.Password)
-	b.submit(login, f)
+	passwordLogin(t, b, env.IdPURL, env.Username, env.Password)
 	before := sessionCookie(t, b, env)
 	resp := b.noRedirect(mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn"}))
 	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/console?") {
@@ -587,11 +572,7 @@ func TestLaunchURLReplacesAnotherCustomersSession(t *testing.T) {
 	wantAPI(t, "create", apiCall(t, env, testAPIKey, "PUT", "/api/v1/customers/other-1",
 		map[string]any{"password": "other password 123"}), 201, "")
 	b := newBrowser(t)
-	login := b.get(env.IdPURL + "/login")
-	f := login.form(t, "/login")
-	f.Fields.Set("username", "other-1")
-	f.Fields.Set("password", "other password 123")
-	b.submit(login, f)
+	passwordLogin(t, b, env.IdPURL, "other-1", "other password 123")
 
 	confirm := b.get(mintLaunch(t, env, map[string]any{"xaccount_id": env.Username, "site": "cn"}))
 	if !strings.Contains(confirm.Body, `id="launch-other"`) || !strings.Contains(confirm.Body, "other-1") {

@@ -212,14 +212,21 @@ func TestWrongPasswordIssuesNothing(t *testing.T) {
 // signedInBrowser returns a browser with an IdP session for the demo customer.
 func signedInBrowser(t *testing.T, env *demo.Env) *browser {
 	b := newBrowser(t)
-	login := b.get(env.IdPURL + "/login")
-	f := login.form(t, "/login")
-	f.Fields.Set("username", env.Username)
-	f.Fields.Set("password", "correct horse battery")
-	if p := b.submit(login, f); p.Status != 200 {
-		t.Fatalf("login: %d", p.Status)
-	}
+	passwordLogin(t, b, env.IdPURL, env.Username, "correct horse battery")
 	return b
+}
+
+// passwordLogin signs user in on the login form of the IdP at base with
+// browser b, and fails the test unless the login is accepted.
+func passwordLogin(t *testing.T, b *browser, base, user, password string) {
+	t.Helper()
+	p := b.get(base + "/login")
+	f := p.form(t, "/login")
+	f.Fields.Set("username", user)
+	f.Fields.Set("password", password)
+	if got := b.submit(p, f); got.Status != 200 {
+		t.Fatalf("login of %s on %s: %d\n%s", user, base, got.Status, got.Body)
+	}
 }
 
 func auditCount(t *testing.T, env *demo.Env) int {

@@ -223,13 +223,7 @@ service_providers:
 // login signs cust-1 in on the process at addr with browser b.
 func login(t *testing.T, b *browser, addr string) {
 	t.Helper()
-	p := b.get("http://" + addr + "/login")
-	f := p.form(t, "/login")
-	f.Fields.Set("username", "cust-1")
-	f.Fields.Set("password", "correct horse battery")
-	if got := b.submit(p, f); got.Status != 200 {
-		t.Fatalf("login on %s: %d\n%s", addr, got.Status, got.Body)
-	}
+	passwordLogin(t, b, "http://"+addr, "cust-1", "correct horse battery")
 }
 
 // TestTwoReplicasActAsOne runs two `idp serve` processes on one PostgreSQL
