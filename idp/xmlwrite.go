@@ -12,7 +12,8 @@ import (
 //
 // Why by hand: the signed Assertion must carry InclusiveNamespaces
 // PrefixList="xsd", which neither crewjam/saml nor goxmldsig's SignEnveloped
-// can emit (see ../shared/LIBRARIES.md). Writing the canonical bytes once
+// can emit (docs/threat-model.md "Libraries and advisories to stay clear
+// of"). Writing the canonical bytes once
 // means the digest is taken over exactly the bytes we send, nothing is parsed
 // or re-serialized on the hot path, and "sign the final tree, never
 // re-serialize after" holds by construction. TestCanonicalFormMatchesGoxmldsig

@@ -1,4 +1,4 @@
--- Login throttling (SECURITY.md "Browser-facing pages"): one counter per key
+-- Login throttling (docs/threat-model.md "Browser-facing pages"): one counter per key
 -- ("acct:<id>", "addr:<ip>"), shared by every replica.
 
 CREATE TABLE login_failures (
