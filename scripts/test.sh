@@ -50,6 +50,11 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+echo "test.sh: go.mod and go.sum tidy (hcidp, bench, deploy/validate)"
+for m in . bench deploy/validate; do
+  (cd "$m" && go mod tidy -diff) || { echo "$m: run (cd $m && go mod tidy)"; exit 1; }
+done
+
 echo "test.sh: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
