@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"hcidp/login"
 	"hcidp/mockiam"
 )
 
@@ -48,7 +49,7 @@ func SignIn(base *http.Client, idpURL, username, password string) (*http.Cookie,
 	}
 	u, _ := url.Parse(idpURL)
 	for _, ck := range jar.Cookies(u) {
-		if strings.Contains(ck.Name, "hcidp") {
+		if ck.Name == login.SessionCookieHTTP || ck.Name == login.SessionCookieHTTPS {
 			return ck, nil
 		}
 	}

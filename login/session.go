@@ -21,6 +21,15 @@ const (
 	pendingTTL   = 30 * time.Minute
 )
 
+// The session cookie's name: with the __Host- prefix when the IdP is served
+// over HTTPS (Secure, Path=/, no Domain: no subdomain can set or shadow it),
+// and a plain name on a plain-HTTP development base URL, where browsers
+// refuse the prefix.
+const (
+	SessionCookieHTTPS = "__Host-hcidp"
+	SessionCookieHTTP  = "hcidp_session"
+)
+
 func (s *Service) newSessionManager(store scs.Store, https bool) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = s.store
@@ -37,10 +46,10 @@ func (s *Service) newSessionManager(store scs.Store, https bool) *scs.SessionMan
 	sm.Cookie.Path = "/"
 	sm.Cookie.Persist = false
 	if https {
-		sm.Cookie.Name = "__Host-hcidp"
+		sm.Cookie.Name = SessionCookieHTTPS
 		sm.Cookie.Secure = true
 	} else {
-		sm.Cookie.Name = "hcidp_session"
+		sm.Cookie.Name = SessionCookieHTTP
 	}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.pages.Unavailable(w, r, "session", err)

@@ -30,6 +30,7 @@ targets=(
   "./idp FuzzAuthnRequestPipeline"
   "./idp FuzzBindCallback"
   "./metadata FuzzLoadSPMetadata"
+  "./internal/xmlguard FuzzScanImpliesRoundTrip"
 )
 
 # millis converts a Go duration (h, m, s, ms; e.g. 1m30s) to milliseconds.

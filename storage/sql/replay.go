@@ -40,26 +40,6 @@ func (d *DB) auditArgs(e storage.AuditEvent) []any {
 	return []any{d.t(e.Time), e.Kind, e.XAccountID, e.Site, e.RequestID, e.AssertionID, e.ClientAddr, e.Outcome, e.Detail}
 }
 
-// RecordResponse implements storage.Storage in one transaction. The
-// replay-cache entry is compared with the audit event's time.
-func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit storage.AuditEvent) error {
-	return d.inTx(ctx, "record response", func(x *tx) error {
-		if req != nil {
-			n, err := rowsAffected(x.exec(ctx, insertRequestID, req.Issuer, req.ID, d.t(req.Expires), d.t(audit.Time)))
-			if err != nil {
-				return d.errorf(err, "record response: request ID %q", req.ID)
-			}
-			if n == 0 {
-				return fmt.Errorf("%w: request ID %q from %q", storage.ErrAlreadyExists, req.ID, req.Issuer)
-			}
-		}
-		if _, err := x.exec(ctx, insertAudit, d.auditArgs(audit)...); err != nil {
-			return d.errorf(err, "record response: audit")
-		}
-		return nil
-	})
-}
-
 // Audit log.
 
 // AppendAudit implements storage.Storage.

@@ -39,6 +39,8 @@ type DB struct {
 	stmts sync.Map
 	// ckpt keeps SQLite's write-ahead log bounded (nil otherwise).
 	ckpt *checkpointer
+	// group shares commits between concurrent RecordResponse calls.
+	group groupCommit
 }
 
 func newDB(fl *flavor, write, read *sql.DB, o Options) *DB {

@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"LoginRefund", testLoginRefund},
 		{"Secret", testSecret},
 		{"RecordResponse", testRecordResponse},
+		{"RecordResponseConcurrent", testRecordResponseConcurrent},
 		{"LaunchTokenGet", testLaunchTokenGet},
 		{"LaunchTokenConsume", testLaunchTokenConsume},
 		{"LaunchTokenUnknown", testLaunchTokenUnknown},
@@ -481,6 +482,63 @@ func testRecordResponse(t *testing.T, s storage.Storage) {
 	}
 	if strings.Join(ids, ",") != "a-1,a-3" {
 		t.Errorf("audit rows = %v, want a-1,a-3 (the refused one unwritten)", ids)
+	}
+}
+
+// RecordResponse called concurrently (the SQL store commits such calls
+// together): every distinct request is recorded with its audit row; of the
+// calls that share a request ID exactly one succeeds and the others get
+// ErrAlreadyExists and write no row, without failing anyone else.
+func testRecordResponseConcurrent(t *testing.T, s storage.Storage) {
+	const distinct, copies = 150, 3
+	at := now()
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		recorded  = map[string]int{}
+		refused   int
+		assertion int
+	)
+	for i := range distinct * copies {
+		id := fmt.Sprintf("id-%d", i%distinct)
+		mu.Lock()
+		assertion++
+		a := fmt.Sprintf("a-%d", assertion)
+		mu.Unlock()
+		wg.Go(func() {
+			err := s.RecordResponse(t.Context(), &storage.RequestID{Issuer: "sp1", ID: id, Expires: at.Add(time.Hour)},
+				storage.AuditEvent{Time: at, Kind: "response", XAccountID: "acc-c", Site: "cn", RequestID: id, AssertionID: a, Outcome: "issued"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				recorded[id]++
+			case errors.Is(err, storage.ErrAlreadyExists):
+				refused++
+			default:
+				t.Errorf("RecordResponse(%s): %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range distinct {
+		if id := fmt.Sprintf("id-%d", i); recorded[id] != 1 {
+			t.Errorf("request %s recorded %d times, want once", id, recorded[id])
+		}
+	}
+	if refused != distinct*(copies-1) {
+		t.Errorf("%d calls refused, want %d", refused, distinct*(copies-1))
+	}
+	got, err := s.ListAudit(t.Context(), storage.AuditFilter{XAccountID: "acc-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRequest := map[string]int{}
+	for _, e := range got {
+		perRequest[e.RequestID]++
+	}
+	if len(got) != distinct || len(perRequest) != distinct {
+		t.Errorf("%d audit rows for %d requests, want one row for each of %d", len(got), len(perRequest), distinct)
 	}
 }
 
