@@ -36,6 +36,7 @@ func (s *Service) newSessionManager(store scs.Store, https bool) *scs.SessionMan
 	if store != nil {
 		sm.Store = store
 	}
+	sm.Codec = sessionCodec{}
 	sm.Lifetime = s.cfg.SessionLifetime
 	// The idle timeout is enforced by signedIn, not by scs: scs would
 	// rewrite the session on every request to move its idle deadline, a
