@@ -10,7 +10,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"encoding/xml"
+	"hcidp/internal/xmlguard"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -73,7 +76,8 @@ func FuzzParseSignedQuery(f *testing.F) {
 }
 
 // FuzzAuthnRequestPipeline feeds the bytes both as a deflated SAMLRequest
-// (inflate, pre-scan, round-trip check, unmarshal) and as inflated XML.
+// (inflate, then the guard's pass that reads the request) and as inflated
+// XML; what it reads must be what encoding/xml.Unmarshal reads.
 func FuzzAuthnRequestPipeline(f *testing.F) {
 	f.Add([]byte(goodFuzzRequest))
 	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>`))
@@ -99,6 +103,7 @@ func FuzzAuthnRequestPipeline(f *testing.F) {
 
 func checkParsed(t *testing.T, doc []byte) {
 	t.Helper()
+	checkReading(t, doc)
 	req, ref := parseAuthnRequest(doc)
 	if ref != nil {
 		if ref.Status != 400 || ref.Reason == "" {
@@ -120,6 +125,49 @@ func checkParsed(t *testing.T, doc []byte) {
 	}
 }
 
+// checkReading: of a document the guard passes, the single pass reads what
+// Unmarshal reads, and refuses as not an AuthnRequest what Unmarshal
+// refuses.
+func checkReading(t *testing.T, doc []byte) {
+	t.Helper()
+	var rr requestReader
+	if xmlguard.Walk(doc, requestLimits, rr.visit) != nil {
+		return
+	}
+	want, err := unmarshalRequest(doc)
+	switch {
+	case rr.err != "" && err == nil:
+		t.Fatalf("refused (%s) what Unmarshal reads: %+v", rr.err, want)
+	case rr.err == "" && err != nil:
+		t.Fatalf("read what Unmarshal refuses (%v): %+v", err, rr.req)
+	case err == nil && !reflect.DeepEqual(&rr.req, want) && !declaresFieldPrefix(doc):
+		t.Fatalf("read %+v, Unmarshal reads %+v", rr.req, want)
+	}
+}
+
+// unmarshalRequest is how AuthnRequests were read before the single pass:
+// the oracle parseAuthnRequest's reading is compared with.
+func unmarshalRequest(doc []byte) (*AuthnRequest, error) {
+	var req AuthnRequest
+	if err := xml.Unmarshal(doc, &req); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// declaresFieldPrefix: doc declares a namespace prefix named like an
+// attribute AuthnRequest reads (xmlns:ID="…"), which Unmarshal takes for
+// the attribute and parseAuthnRequest, rightly, does not.
+func declaresFieldPrefix(doc []byte) bool {
+	for _, f := range []string{"ID", "Version", "IssueInstant", "Destination", "ForceAuthn", "IsPassive", "ProtocolBinding",
+		"AssertionConsumerServiceURL", "AssertionConsumerServiceIndex", "AttributeConsumingServiceIndex", "Format"} {
+		if bytes.Contains(doc, []byte("xmlns:"+f)) {
+			return true
+		}
+	}
+	return false
+}
+
 func fuzzDeflate(b []byte) []byte {
 	var buf bytes.Buffer
 	w, _ := flate.NewWriter(&buf, flate.BestCompression)
@@ -129,3 +177,36 @@ func fuzzDeflate(b []byte) []byte {
 }
 
 const goodFuzzRequest = `<?xml version="1.0" encoding="UTF-8"?><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_abc123" Version="2.0" IssueInstant="2026-11-23T08:00:00.000Z" Destination="https://idp.example/saml/sso" AssertionConsumerServiceURL="https://auth.huaweicloud.com/authui/saml/SAMLAssertionConsumer" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>https://auth.huaweicloud.com/</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/></samlp:AuthnRequest>`
+
+// TestRequestReaderMatchesUnmarshal: the single pass reads what
+// encoding/xml.Unmarshal read, case by case (FuzzAuthnRequestPipeline
+// explores beyond), and a namespace declaration is not taken for an
+// attribute.
+func TestRequestReaderMatchesUnmarshal(t *testing.T) {
+	r := func(old, new string) string { return strings.Replace(goodFuzzRequest, old, new, 1) }
+	for name, doc := range map[string]string{
+		"good":                         goodFuzzRequest,
+		"comment splitting the Issuer": r(`>https://auth.huaweicloud.com/<`, `>https://auth.huaweicloud.com/<!-- -->.evil.example<`),
+		"Issuer with a child":          r(`https://auth.huaweicloud.com/</saml:Issuer>`, `https://auth<x>.evil</x>.huaweicloud.com/</saml:Issuer>`),
+		"Issuer with CDATA":            r(`>https://auth.huaweicloud.com/<`, `><![CDATA[https://auth.huaweicloud.com/]]><`),
+		"Issuer with Format":           r(`<saml:Issuer>`, `<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">`),
+		"Issuer in the protocol namespace": r(`<saml:Issuer>https://auth.huaweicloud.com/</saml:Issuer>`,
+			`<samlp:Issuer>https://auth.huaweicloud.com/</samlp:Issuer>`),
+		"Issuer nested deeper": r(`<saml:Issuer>https://auth.huaweicloud.com/</saml:Issuer>`,
+			`<samlp:Extensions><saml:Issuer>https://auth.huaweicloud.com/</saml:Issuer></samlp:Extensions>`),
+		"no NameIDPolicy":              r(`<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" AllowCreate="true"/>`, ``),
+		"attribute in a namespace":     r(`ID="_abc123"`, `saml:ID="_abc123"`),
+		"foreign root":                 strings.ReplaceAll(goodFuzzRequest, "samlp:AuthnRequest", "samlp:LogoutRequest"),
+		"root in no namespace":         strings.ReplaceAll(goodFuzzRequest, "samlp:AuthnRequest", "AuthnRequest"),
+		"root in another namespace":    r(`xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"`, `xmlns:samlp="urn:evil"`),
+		"whitespace around the Issuer": r(`>https://auth.huaweicloud.com/<`, ">\n  https://auth.huaweicloud.com/\n<"),
+	} {
+		t.Run(name, func(t *testing.T) { checkReading(t, []byte(doc)) })
+	}
+
+	doc := r(`ID="_abc123"`, `ID="_abc123" xmlns:ID="urn:not-the-id"`)
+	req, ref := parseAuthnRequest([]byte(doc))
+	if ref != nil || req.ID != "_abc123" {
+		t.Fatalf("xmlns:ID taken for the ID: %+v %v", req, ref)
+	}
+}

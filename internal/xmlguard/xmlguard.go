@@ -87,20 +87,29 @@ func refuse(reason string, offset int64, format string, a ...any) *Error {
 
 // Check returns nil when doc passes every check, else an *Error. A
 // byte-order mark is not accepted: callers that allow one strip it first.
-func Check(doc []byte, l Limits) error {
+func Check(doc []byte, l Limits) error { return Walk(doc, l, nil) }
+
+// Visit is told, in document order, each element's start (an
+// xml.StartElement with its namespace resolved), each run of text (an
+// xml.CharData, valid only during the call) and each element's end (an
+// xml.EndElement); depth is the element's (the root is 1) or, for text,
+// that of the element holding it. It is told only what passed the checks so
+// far: whatever it builds must be dropped if Walk then fails.
+type Visit func(depth int, tok xml.Token)
+
+// Walk is Check that also hands the tokens to visit (nil: none), so that
+// a caller reads the document in the same single pass that checks it.
+func Walk(doc []byte, l Limits, visit Visit) error {
 	if l.MaxBytes > 0 && len(doc) > l.MaxBytes {
 		return refuse(ReasonSize, 0, "it is %d bytes, more than the %d-byte limit", len(doc), l.MaxBytes)
 	}
 	if !ValidText(doc) {
 		return refuse(ReasonCharset, 0, "it is not valid UTF-8 or holds characters XML forbids")
 	}
-	if err := scan(doc, l); err != nil {
-		return err
-	}
-	return nil
+	return scan(doc, l, visit)
 }
 
-func scan(doc []byte, l Limits) error {
+func scan(doc []byte, l Limits, visit Visit) error {
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	d.Strict = true
 	// No CharsetReader: a document declaring anything but UTF-8 fails.
@@ -159,7 +168,7 @@ func scan(doc []byte, l Limits) error {
 			if t.Name.Space == NamespaceXInclude {
 				return refuse(ReasonXInclude, offset, "it contains an XInclude element <%s> at byte %d; XInclude is not allowed", truncate(t.Name.Local, 40), offset)
 			}
-			seen := make(map[xml.Name]struct{}, len(t.Attr))
+			var seen nameSet
 			for _, a := range t.Attr {
 				if why := badNamespaceDeclaration(a); why != "" {
 					return refuse(ReasonNamespace, offset, "element <%s> at byte %d has a namespace declaration XML Namespaces forbids: %s",
@@ -173,7 +182,7 @@ func scan(doc []byte, l Limits) error {
 				if l.UniqueAttributeLocalNames && a.Name.Space != "xmlns" {
 					key.Space = ""
 				}
-				if _, dup := seen[key]; dup {
+				if !seen.add(key) {
 					name := a.Name.Local
 					if a.Name.Space != "" {
 						name = "{" + a.Name.Space + "}" + name
@@ -181,7 +190,6 @@ func scan(doc []byte, l Limits) error {
 					return refuse(ReasonDuplicateAttribute, offset, "element <%s> at byte %d has a duplicate attribute %s",
 						truncate(t.Name.Local, 40), offset, truncate(name, 100))
 				}
-				seen[key] = struct{}{}
 			}
 			if depth == 2 && rootChildren != nil {
 				if rootChildren[t.Name] {
@@ -189,7 +197,13 @@ func scan(doc []byte, l Limits) error {
 				}
 				rootChildren[t.Name] = true
 			}
+			if visit != nil {
+				visit(depth, t)
+			}
 		case xml.EndElement:
+			if visit != nil {
+				visit(depth, t)
+			}
 			depth--
 			rootClosed = depth == 0
 		case xml.CharData:
@@ -202,6 +216,9 @@ func scan(doc []byte, l Limits) error {
 				}
 				return refuse(ReasonMalformed, offset, "malformed XML: text outside the root element at byte %d", offset)
 			}
+			if visit != nil && depth > 0 {
+				visit(depth, t)
+			}
 		}
 	}
 	if elements == 0 {
@@ -211,6 +228,42 @@ func scan(doc []byte, l Limits) error {
 		return refuse(ReasonMalformed, int64(len(doc)), "malformed XML: an element is not closed")
 	}
 	return nil
+}
+
+// nameSet is a set of attribute names: a linear search while small (an
+// element has a handful; no allocation), a map beyond (an element with
+// thousands would make the search quadratic).
+type nameSet struct {
+	small [16]xml.Name
+	n     int
+	large map[xml.Name]struct{}
+}
+
+// add adds k and reports whether it was new.
+func (s *nameSet) add(k xml.Name) bool {
+	if s.large != nil {
+		if _, dup := s.large[k]; dup {
+			return false
+		}
+		s.large[k] = struct{}{}
+		return true
+	}
+	for _, n := range s.small[:s.n] {
+		if n == k {
+			return false
+		}
+	}
+	if s.n < len(s.small) {
+		s.small[s.n] = k
+		s.n++
+		return true
+	}
+	s.large = make(map[xml.Name]struct{}, 2*len(s.small))
+	for _, n := range s.small {
+		s.large[n] = struct{}{}
+	}
+	s.large[k] = struct{}{}
+	return true
 }
 
 // The two namespaces XML Namespaces §3 reserves.

@@ -2,6 +2,7 @@ package xmlguard
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -98,6 +99,27 @@ func TestValidText(t *testing.T) {
 		}
 		if got := ValidText([]byte(s)); got != want {
 			t.Errorf("ValidText(%q) = %v", s, got)
+		}
+	}
+}
+
+// An element's attributes are checked for duplicates however many there
+// are: below and beyond the size where the check changes method.
+func TestDuplicateAttributeAmongMany(t *testing.T) {
+	for _, n := range []int{2, 15, 16, 17, 40} {
+		var b strings.Builder
+		b.WriteString("<r")
+		for i := range n {
+			fmt.Fprintf(&b, ` a%d="v"`, i)
+		}
+		unique := b.String() + "/>"
+		dup := b.String() + ` a0="w"/>`
+		if err := Check([]byte(unique), loose); err != nil {
+			t.Errorf("%d distinct attributes: %v", n, err)
+		}
+		var ge *Error
+		if err := Check([]byte(dup), loose); !errors.As(err, &ge) || ge.Reason != ReasonDuplicateAttribute {
+			t.Errorf("%d attributes and a duplicate: %v", n, err)
 		}
 	}
 }
