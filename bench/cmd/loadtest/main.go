@@ -66,6 +66,8 @@ type options struct {
 	duration     time.Duration
 	requests     int
 	spBits       int
+	idpBits      int
+	section      string
 	sessions     int
 	samples      int
 	readyRuns    int
@@ -87,6 +89,8 @@ func run(args []string) error {
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "time limit per concurrency level")
 	fs.IntVar(&o.requests, "requests", 4000, "pre-signed requests per concurrency level (the other limit)")
 	fs.IntVar(&o.spBits, "sp-bits", 2048, "RSA key size of the mock IAM (request signatures); Huawei's is 4096")
+	fs.IntVar(&o.idpBits, "idp-bits", 0, "RSA key size of the IdP's signing key (default: that of `idp keys generate`)")
+	fs.StringVar(&o.section, "section", "", "with --benchmarks-md: write between the markers <!-- loadtest[:SECTION]:begin/end -->")
 	fs.IntVar(&o.sessions, "sessions", 10000, "live sessions to create before the second RSS reading")
 	fs.IntVar(&o.samples, "xmlsec-samples", 10, "Responses per level verified with xmlsec1")
 	fs.IntVar(&o.readyRuns, "ready-runs", 5, "cold starts of idp serve timed to readiness")
@@ -132,21 +136,29 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(args) > 0 {
+		rep.Flags = " " + strings.Join(args, " ")
+	}
 	md := rep.markdown()
 	fmt.Print(md)
 	if o.benchmarksMD != "" {
-		return writeBetweenMarkers(o.benchmarksMD, md)
+		return writeBetweenMarkers(o.benchmarksMD, o.section, md)
 	}
 	return nil
 }
 
-// Markers delimiting the generated report in BENCHMARKS.md.
-const (
-	markBegin = "<!-- loadtest:begin -->"
-	markEnd   = "<!-- loadtest:end -->"
-)
+// markers delimit a generated report in BENCHMARKS.md: <!-- loadtest:begin
+// --> and <!-- loadtest:end -->, or with a section name
+// <!-- loadtest:NAME:begin --> and <!-- loadtest:NAME:end -->.
+func markers(section string) (begin, end string) {
+	if section != "" {
+		section += ":"
+	}
+	return "<!-- loadtest:" + section + "begin -->", "<!-- loadtest:" + section + "end -->"
+}
 
-func writeBetweenMarkers(path, md string) error {
+func writeBetweenMarkers(path, section, md string) error {
+	markBegin, markEnd := markers(section)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -173,7 +185,7 @@ func repoRoot() (string, error) {
 	}
 	for {
 		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.HasPrefix(string(b), "module hcidp") {
+		if err == nil && strings.HasPrefix(string(b), "module hcidp\n") {
 			return d, nil
 		}
 		parent := filepath.Dir(d)

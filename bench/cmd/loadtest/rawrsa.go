@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,9 +74,16 @@ func cmdRawRSA(args []string) error {
 		Rate: float64(n) / el, Boring: boringEnabled(), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0)})
 }
 
-// rawRSA runs `BIN raw-rsa` pinned to core 0 and decodes its result.
-func rawRSA(bin, keyFile, certFile string, d time.Duration) (rawResult, error) {
-	cmd := pinned(0, bin, "raw-rsa", "--key", keyFile, "--cert", certFile, "--duration", d.String())
+// rawRSA runs `BIN raw-rsa` pinned to core 0, with the key in keyFile or
+// else a fresh key of bits, and decodes its result.
+func rawRSA(bin, keyFile, certFile string, bits int, d time.Duration) (rawResult, error) {
+	args := []string{"raw-rsa", "--duration", d.String()}
+	if keyFile != "" {
+		args = append(args, "--key", keyFile, "--cert", certFile)
+	} else {
+		args = append(args, "--bits", strconv.Itoa(bits))
+	}
+	cmd := pinned(0, bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
