@@ -31,6 +31,7 @@ targets=(
   "./server FuzzBindCallback"
   "./metadata FuzzLoadSPMetadata"
   "./internal/xmlguard FuzzScanImpliesRoundTrip"
+  "./login FuzzSessionCodecDecode"
 )
 
 # millis converts a Go duration (h, m, s, ms; e.g. 1m30s) to milliseconds.
