@@ -204,7 +204,7 @@ func TestServeSSOSeamFailures(t *testing.T) {
 
 // A request signed by one configured SP that names another as its Issuer
 // is refused: the key that verifies must be the Issuer's
-// (docs/threat-model.md "Order of checks" 7).
+// (docs/threat-model.md "Order of checks at the SSO endpoint" 4).
 func TestServeSSOIssuerMustBeTheSigner(t *testing.T) {
 	e := newCoreEnv(t)
 	otherKey, otherCert, err := keys.Generate(2048, "auth-intl.huaweicloud.com (test SP)", 365*24*time.Hour, time.Now())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,8 @@ import (
 type exportRecorder struct {
 	t     *testing.T
 	names map[string]bool
+	// bases are the metrics' own names, without the series suffixes.
+	bases map[string]bool
 }
 
 // descName matches the fully-qualified name in prometheus.Desc.String();
@@ -62,6 +65,7 @@ func (r *exportRecorder) Register(c prometheus.Collector) error {
 		suffixes = []string{""}
 	}
 	for _, n := range names {
+		r.bases[n] = true
 		for _, s := range suffixes {
 			r.names[n+s] = true
 		}
@@ -82,10 +86,15 @@ func (r *exportRecorder) Unregister(prometheus.Collector) bool { return false }
 // exported returns every hcidp_ series name /metrics can carry: what New and
 // RegisterDatabaseUp register, as the app wires them.
 func exported(t *testing.T) map[string]bool {
-	r := &exportRecorder{t: t, names: map[string]bool{}}
+	return registered(t).names
+}
+
+// registered records what New and RegisterDatabaseUp register.
+func registered(t *testing.T) *exportRecorder {
+	r := &exportRecorder{t: t, names: map[string]bool{}, bases: map[string]bool{}}
 	New(r)
 	RegisterDatabaseUp(r, func(context.Context) error { return nil })
-	return r.names
+	return r
 }
 
 // metricName finds hcidp's metric names in a PromQL expression.
@@ -197,5 +206,35 @@ func TestDeployFilesUseExportedMetrics(t *testing.T) {
 			}
 			t.Logf("%s uses %v", tc.name, used)
 		})
+	}
+}
+
+// TestREADMEListsEveryMetric: the README's Observability paragraph names
+// every metric hcidp registers, and no hcidp_ metric that /metrics does not
+// export, so an operator reading it sees the whole contract.
+func TestREADMEListsEveryMetric(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "- **Observability.**")
+	if !ok {
+		t.Fatal("README.md has no \"- **Observability.**\" paragraph")
+	}
+	para, _, _ := strings.Cut(rest, "\n- **")
+	listed := map[string]bool{}
+	for _, n := range metricName.FindAllString(para, -1) {
+		listed[n] = true
+	}
+	r := registered(t)
+	for n := range r.bases {
+		if !listed[n] {
+			t.Errorf("README.md's Observability paragraph does not list %s", n)
+		}
+	}
+	for n := range listed {
+		if !r.bases[n] && !r.names[n] {
+			t.Errorf("README.md lists %s, which /metrics does not export", n)
+		}
 	}
 }

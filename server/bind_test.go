@@ -263,7 +263,7 @@ func TestBindCycleUnbindThenBindAgain(t *testing.T) {
 // TestBindRebindIsLoudAndCounted: a bind naming another account than the
 // bound one is a rebind: audited with both accounts, a warning in the log,
 // counted in the metric with its convention; refusals are counted with
-// their reason.
+// their reason. Every log line names the convention that verified.
 func TestBindRebindIsLoudAndCounted(t *testing.T) {
 	e := newHardenEnv(t, "", nil)
 	reg := prometheus.NewRegistry()
@@ -275,8 +275,17 @@ func TestBindRebindIsLoudAndCounted(t *testing.T) {
 	resultID(t, c.do(e.notification(t, http.MethodGet, conventionQuery, bindDocFor("alice", "dom-new", "0"))))
 	e.client().do(e.notification(t, http.MethodPost, conventionValue, bindDocFor("bob", "dom-bob", "0"))) // bob: no recent SSO
 
-	if !regexp.MustCompile(`level=WARN msg="bind notification rebinds the customer to another Huawei Cloud account".*customer=alice.*domain_id=dom-new.*old_domain_id=dom-old`).MatchString(e.logs.String()) {
+	if !regexp.MustCompile(`level=WARN msg="bind notification rebinds the customer to another Huawei Cloud account".*customer=alice.*convention=query domain_id=dom-new.*old_domain_id=dom-old`).MatchString(e.logs.String()) {
 		t.Errorf("no rebind warning in the log:\n%s", e.logs.String())
+	}
+	// Every notification's log line names the convention that verified.
+	for what, re := range map[string]string{
+		"the bind":    `level=INFO msg="bind notification applied".*customer=alice.*outcome=bound convention=value domain_id=dom-old`,
+		"the refusal": `reason=bind.no_recent_sso.*convention=value`,
+	} {
+		if !regexp.MustCompile(re).MatchString(e.logs.String()) {
+			t.Errorf("the log line of %s does not name its convention:\n%s", what, e.logs.String())
+		}
 	}
 	audit, _ := e.store.ListAudit(t.Context(), storage.AuditFilter{XAccountID: "alice"})
 	if last := audit[len(audit)-1]; last.Kind != "bind" || last.Outcome != storage.BindOutcomeRebound ||

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -525,4 +526,61 @@ func TestConcurrentFirstSignIns(t *testing.T) {
 	if n := ct.n.Load(); n != 1 {
 		t.Fatalf("%d discovery requests, want 1", n)
 	}
+}
+
+// TestAttackHMACSignedTokenRefused: HMAC is never an ID token's algorithm.
+// A provider that announces only HS256 is refused at discovery (an HS256
+// token's key is the client secret, which the provider and hcidp share, so
+// it proves nothing about who signed), and an ID token signed with HS256
+// under the client secret is refused even when the provider also announces
+// RS256.
+func TestAttackHMACSignedTokenRefused(t *testing.T) {
+	t.Run("provider announcing only HS256", func(t *testing.T) {
+		var issuer string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/.well-known/openid-configuration" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{
+				"issuer": issuer, "authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token",
+				"jwks_uri": issuer + "/keys", "response_types_supported": []string{"code"},
+				"id_token_signing_alg_values_supported": []string{"HS256"}, "code_challenge_methods_supported": []string{"S256"},
+			})
+		}))
+		defer srv.Close()
+		issuer = srv.URL
+		cfg := oidc.Config{Issuer: issuer, ClientID: testClientID, ClientSecret: testSecret}
+		if err := cfg.Prepare(func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		rp, err := oidc.New(cfg, testBaseURL, oidc.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = rp.Begin(context.Background())
+		if oe := wantReason(t, err, oidc.ReasonDiscovery); !strings.Contains(oe.Detail, "only with HS256") {
+			t.Errorf("detail %q does not name the algorithm", oe.Detail)
+		}
+	})
+	t.Run("ID token signed with HS256 under the client secret", func(t *testing.T) {
+		e := newEnv(t)
+		e.op.OnTokenResponse(func(body map[string]any) {
+			raw := body["id_token"].(string)
+			claims, err := e.op.IDTokenClaims(raw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			h, _ := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+			signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: []byte(testSecret), KeyID: h.Signatures[0].Header.KeyID}}, nil)
+			payload, _ := json.Marshal(claims)
+			jws, _ := signer.Sign(payload)
+			body["id_token"], _ = jws.CompactSerialize()
+		})
+		p, q := e.begin(t)
+		_, err := e.rp.Finish(context.Background(), q, p)
+		wantReason(t, err, oidc.ReasonToken)
+	})
 }

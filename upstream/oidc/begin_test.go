@@ -30,10 +30,10 @@ func TestBeginAuthorizationRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Entropy: state and nonce at least 128 bits, the verifier is
-		// RFC 7636's 43 to 128 characters; none ever repeats.
+		// Entropy: state, nonce and verifier 256 random bits each (the
+		// verifier within RFC 7636's 43 to 128 characters); none ever repeats.
 		for what, v := range map[string]string{"state": p.State, "nonce": p.Nonce, "verifier": p.Verifier} {
-			if bits := decodedBits(t, what, v); bits < 128 {
+			if bits := decodedBits(t, what, v); bits < 256 {
 				t.Fatalf("%s has %d bits", what, bits)
 			}
 			if seen[v] {
