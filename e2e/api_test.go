@@ -582,6 +582,9 @@ func TestLaunchURLReplacesAnotherCustomersSession(t *testing.T) {
 	samlResponse(t, env, post) // checks xAccountId is the launched customer, not other-1
 }
 
+// TestLaunchRefusals: a launch URL is not minted for a disabled or unknown
+// customer, an unconfigured site or a foreign service, and a minted one
+// stops working once its customer is disabled.
 func TestLaunchRefusals(t *testing.T) {
 	env := startAPIDemo(t, testAPIKey)
 	ctx := context.Background()

@@ -116,8 +116,8 @@ var allowedDigestMethods = map[string]bool{
 //
 //  1. at most MaxMetadataSize bytes; a token pre-scan refuses DTDs,
 //     entities, processing instructions other than the XML declaration,
-//     XInclude, excessive depth or element count and duplicate attributes;
-//     then the XML round-trip validator;
+//     XInclude, excessive depth or element count and duplicate attributes,
+//     and what encoding/xml would not read back unchanged (xmlguard);
 //  2. the root is exactly one md:EntityDescriptor (an EntitiesDescriptor
 //     aggregate is refused) holding exactly one md:SPSSODescriptor;
 //  3. a ds:Signature child of the root must verify (xmldsig-core, enveloped,
@@ -643,7 +643,7 @@ func certName(c *x509.Certificate) string {
 
 // ACSByURL returns the HTTP-POST AssertionConsumerService whose Location is
 // exactly url, byte for byte (no normalisation, prefix or case folding:
-// docs/threat-model.md "Semantic checks").
+// docs/threat-model.md "Order of checks at the SSO endpoint" 7).
 func (sp *SP) ACSByURL(url string) (Endpoint, bool) {
 	if sp == nil {
 		return Endpoint{}, false
