@@ -16,6 +16,7 @@ require (
 	github.com/gomodule/redigo v1.8.0
 	github.com/google/renameio/v2 v2.0.2
 	github.com/gorilla/securecookie v1.1.2
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jonboulle/clockwork v0.5.0
 	github.com/lmittmann/tint v1.2.1

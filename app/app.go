@@ -44,6 +44,10 @@ import (
 // expiryWarning is how long before a certificate's expiry hcidp starts warning.
 const expiryWarning = 30 * 24 * time.Hour
 
+// readCacheSize bounds the sessions, and the customers, the read cache
+// keeps: 10,000 of each, a few megabytes.
+const readCacheSize = 10_000
+
 // Instance is a configured, ready IdP.
 type Instance struct {
 	Config   *config.Config
@@ -224,7 +228,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 	if err != nil {
 		return nil, err
 	}
-	in.Store = st
+	// The session and the customer every signed-in request reads are kept
+	// for at most a second: what another replica changes is seen here that
+	// much later at most (storage.ReadCache).
+	in.Store = storage.NewReadCache(st, readCacheSize, storage.ReadCacheTTL, in.now)
 	metrics.RegisterDatabaseUp(in.Registry, st.Ping)
 	var sessionStore scs.Store
 	if cfg.SessionStore != "database" {
@@ -266,7 +273,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Instance, error) 
 		in.Close()
 		return nil, err
 	}
-	srv, err := server.New(sc, server.Options{Store: st, Trust: sg.Trust(sps), Logger: log, Metrics: in.Metrics,
+	srv, err := server.New(sc, server.Options{Store: in.Store, Trust: sg.Trust(sps), Logger: log, Metrics: in.Metrics,
 		Templates: pages, SessionStore: sessionStore, Upstream: upstream, Now: in.now})
 	if err != nil {
 		in.Close()

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"hcidp/keys"
 	"hcidp/metadata"
 	"hcidp/mockiam"
+	"hcidp/storage"
 )
 
 var (
@@ -272,6 +274,52 @@ func TestTwoReplicasActAsOne(t *testing.T) {
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if loc.Query().Get("isFirstLogin") != "false" {
 		t.Fatalf("B does not see the binding recorded through A: %s", loc)
+	}
+
+	// A sign-out on A takes effect on B within a second. B has just read
+	// the session for a page that writes nothing (its home page), so it
+	// holds it in its read cache, which keeps it at most
+	// storage.ReadCacheTTL.
+	// The old cookie is sent again after the sign-out, as a copy of it
+	// would be: the browser itself forgets it.
+	u0, _ := url.Parse("http://" + addrB)
+	var cookie *http.Cookie
+	for _, c := range b.client.Jar.Cookies(u0) {
+		if c.Name == "hcidp_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie")
+	}
+	signedInOnB := func() bool {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addrB+"/", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `id="sign-out"`)
+	}
+	if !signedInOnB() {
+		t.Fatal("B's home page does not show the session made on A")
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addrA+"/logout", nil)
+	req.Header.Set("Origin", inst.baseURL)
+	out, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	if out.StatusCode != 200 {
+		t.Fatalf("sign-out on A: %d", out.StatusCode)
+	}
+	time.Sleep(storage.ReadCacheTTL + 100*time.Millisecond)
+	if signedInOnB() {
+		t.Fatal("B still honours, a second later, the session signed out on A")
 	}
 }
 
