@@ -7,6 +7,7 @@ require (
 	github.com/russellhaering/goxmldsig v1.6.1
 	golang.org/x/sys v0.49.0
 	hcidp v0.0.0
+	modernc.org/sqlite v1.61.1
 )
 
 require (
@@ -61,7 +62,6 @@ require (
 	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.61.1 // indirect
 )
 
 replace hcidp => ../

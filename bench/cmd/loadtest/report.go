@@ -47,7 +47,7 @@ func (r *report) markdown() string {
 	w("| server RSS after sign-in, idle | %s |\n", mb(r.RSSIdle))
 	w("| server RSS after the load levels | %s |\n", mb(r.RSSLoaded))
 	if r.Sessions > 0 {
-		w("| server RSS with %d more live sessions (cookie-less GET /login, %.1f s) | %s |\n", r.Sessions, r.SessionsSeconds, mb(r.RSSSessions))
+		w("| server RSS with %d more signed-in sessions, each read once (all in its read cache; %.1f s) | %s |\n", r.Sessions, r.SessionsSeconds, mb(r.RSSSessions))
 	}
 	w("\n")
 
