@@ -67,6 +67,7 @@ type options struct {
 	requests     int
 	spBits       int
 	idpBits      int
+	database     string
 	section      string
 	sessions     int
 	samples      int
@@ -90,6 +91,7 @@ func run(args []string) error {
 	fs.IntVar(&o.requests, "requests", 4000, "pre-signed requests per concurrency level (the other limit)")
 	fs.IntVar(&o.spBits, "sp-bits", 2048, "RSA key size of the mock IAM (request signatures); Huawei's is 4096")
 	fs.IntVar(&o.idpBits, "idp-bits", 0, "RSA key size of the IdP's signing key (default: that of `idp keys generate`)")
+	fs.StringVar(&o.database, "database", "", "the server's database (config key database; default: SQLite in the working directory)")
 	fs.StringVar(&o.section, "section", "", "with --benchmarks-md: write between the markers <!-- loadtest[:SECTION]:begin/end -->")
 	fs.IntVar(&o.sessions, "sessions", 10000, "live sessions to create before the second RSS reading")
 	fs.IntVar(&o.samples, "xmlsec-samples", 10, "Responses per level verified with xmlsec1")

@@ -66,6 +66,8 @@ type report struct {
 	SessionsSeconds            float64
 	RSSSessions                int64
 	Notes                      []string
+	// Database is the server's database kind (sqlite, postgres).
+	Database string
 	// Flags are the command-line flags of the run, for the report's first line.
 	Flags string
 }
@@ -152,6 +154,11 @@ func measure(ctx context.Context, dir string, o options) (*report, error) {
 	if err := os.WriteFile(spUnsigned, iam.UnsignedMetadata(), 0o644); err != nil {
 		return nil, err
 	}
+	database := o.database
+	if database == "" {
+		database = "sqlite:hcidp.db"
+	}
+	rep.Database = strings.SplitN(database, ":", 2)[0]
 	cfgFile := filepath.Join(dir, "idp.yaml")
 	cfg := fmt.Sprintf(`listen: %q
 base_url: %q
@@ -159,7 +166,7 @@ key_file: idp.key
 cert_file: idp.crt
 bp_id: %q
 x_account_type: %q
-database: "sqlite:hcidp.db"
+database: %q
 service_providers:
   - site: cn
     metadata_file: sp-metadata.xml
@@ -167,7 +174,7 @@ service_providers:
     signing_key_pins: [%q]
     auth_url: %q
     console_url: %q
-`, idpAddr, base, bpID, xAccountType, metadata.KeyPin(iamCert), iamBase, iamBase+"/console")
+`, idpAddr, base, bpID, xAccountType, database, metadata.KeyPin(iamCert), iamBase, iamBase+"/console")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -264,7 +271,7 @@ service_providers:
 	rep.RSSLoaded = rssKB(srv.pid)
 
 	// 6. Live sessions, each read once by the server.
-	if o.sessions > 0 {
+	if o.sessions > 0 && rep.Database == "sqlite" {
 		n, secs, err := createSessions(base, filepath.Join(dir, "hcidp.db"), sessionCookie, o.sessions)
 		rep.Sessions, rep.SessionsSeconds = n, secs
 		if err != nil {

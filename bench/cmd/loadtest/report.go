@@ -23,6 +23,7 @@ func (r *report) markdown() string {
 		w("- Not pinned (see notes).\n")
 	}
 	w("- IdP key RSA-%d (`x raw RSA` is against the raw rate of this key; `same overhead at RSA-2048` is the rate the same CPU beyond the signature would give with an RSA-2048 key, as a fraction of that key's raw rate); the mock IAM signs its AuthnRequests with RSA-%d (Huawei's real SP key is RSA-4096).\n", r.IdPBits, r.SPBits)
+	w("- Database: %s.\n", r.Database)
 	w("- Every answer checked: HTTP 200 and an auto-POST form carrying SAMLResponse; a sample of our Responses verified with xmlsec1.\n\n")
 
 	w("| measurement | value |\n|---|---|\n")
