@@ -60,7 +60,7 @@ go test -race -count=1 -timeout 20m ./...
 
 echo "test.sh: benchmark module (bench: vet, the BoringCrypto build test; every benchmark once, so none rots; measuring is by hand, BENCHMARKS.md)"
 (cd bench && go vet ./... && go test -count=1 -timeout 20m ./... && go test -count=1 -run '^$' -bench . -benchtime 1x ./...)
-go test -count=1 -run '^$' -bench . -benchtime 1x ./idp ./storage/sql > /dev/null
+go test -count=1 -run '^$' -bench . -benchtime 1x ./idp ./storage/sql
 
 echo "test.sh: deployment files (deploy/validate: Kubernetes manifests, systemd unit, dashboard)"
 (cd deploy/validate && go vet ./... && go test -count=1 ./...)
