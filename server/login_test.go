@@ -21,13 +21,23 @@ import (
 	"hcidp/login"
 )
 
+// newThrottleEnv is newHardenEnv with the clock standing still, so that a
+// lock lasts until the test moves the clock: on a slow machine (the race
+// detector makes each argon2id hash take about a second) real time would
+// outlast a one-second lock between two attempts.
+func newThrottleEnv(t *testing.T) *hardenEnv {
+	e := newHardenEnv(t, "", nil)
+	e.clock.Set(time.Now())
+	return e
+}
+
 // fail posts a wrong password for id and returns the answer.
 func (c *hxClient) fail(id string) *hxResp {
 	return c.login(id, "wrong password")
 }
 
 func TestLoginThrottlePerAccount(t *testing.T) {
-	e := newHardenEnv(t, "", nil)
+	e := newThrottleEnv(t)
 	cl := e.client()
 	for i := 1; i <= login.FreeAccountAttempts; i++ {
 		if r := cl.fail("alice"); r.StatusCode != http.StatusUnauthorized {
@@ -90,7 +100,7 @@ var volatileRE = regexp.MustCompile(`(nonce|value)="[^"]*"|nonce-[^']*`)
 // Unknown accounts get the same statuses, the same page and the same lock
 // as known ones: the answers do not tell whether an account exists.
 func TestLoginThrottleUnknownAccountSameAsKnown(t *testing.T) {
-	e := newHardenEnv(t, "", nil)
+	e := newThrottleEnv(t)
 	run := func(id string) (statuses []int, retry []string, bodies []string) {
 		cl := e.client()
 		cl.remote = "203.0.113." + map[string]string{"alice": "1", "nobody": "2"}[id] + ":1"
@@ -158,7 +168,7 @@ func TestLoginUnknownAccountSameCost(t *testing.T) {
 }
 
 func TestLoginThrottlePerAddress(t *testing.T) {
-	e := newHardenEnv(t, "", nil)
+	e := newThrottleEnv(t)
 	cl := e.client()
 	for i := range login.FreeAddressAttempts {
 		if r := cl.fail("guess-" + string(rune('a'+i))); r.StatusCode != http.StatusUnauthorized {
@@ -180,7 +190,7 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 // The counters live in the database: failures on one replica lock the
 // account on another.
 func TestLoginThrottleSharedByReplicas(t *testing.T) {
-	e := newHardenEnv(t, "", nil)
+	e := newThrottleEnv(t)
 	a, b := e.client(), e.replica().client()
 	for range login.FreeAccountAttempts {
 		a.fail("alice")
@@ -310,7 +320,7 @@ func TestLogoutRefusesCrossOrigin(t *testing.T) {
 // every replica: a parallel burst at the end of a lock window gets exactly
 // the one guess a sequence would, not one per password-check slot.
 func TestLoginThrottleParallelBurst(t *testing.T) {
-	e := newHardenEnv(t, "", nil)
+	e := newThrottleEnv(t)
 	replica := e.replica()
 	cl := e.client()
 	for range login.FreeAccountAttempts {
