@@ -309,34 +309,44 @@ func TestOpenPostgresBadDSN(t *testing.T) {
 	}
 }
 
+// migratedBefore makes a fresh database of dl with the migrations before
+// version applied, as an older hcidp left it, and returns its target, a
+// raw connection to it, a statement runner and every migration.
+func migratedBefore(t *testing.T, dl dialect, version int) (string, *sql.DB, func(q string, args ...any), []migrate.Migration) {
+	t.Helper()
+	target := dl.fresh(t)
+	raw, err := sql.Open(dl.driver, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	ms, err := migrate.Load(migrationFS, dl.fl.migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(dl.fl.translate(q), args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(dl.fl.schemaMigrations)
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, dl.fl.time(time.Now()))
+	}
+	return target, raw, exec, ms
+}
+
 // TestMigrationFromGuessedBindSchema upgrades a database written before
 // Huawei's documented bind notification: events keyed by document hash with
 // a guessed result code, bindings of source "callback".
 func TestMigrationFromGuessedBindSchema(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dl dialect) {
-		target := dl.fresh(t)
-		raw, err := sql.Open(dl.driver, target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms, err := migrate.Load(migrationFS, dl.fl.migrations)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := raw.Exec(dl.fl.translate(q), args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		exec(dl.fl.schemaMigrations)
-		for _, m := range ms {
-			if m.Version >= 4 {
-				break
-			}
-			exec(m.SQL)
-			exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, dl.fl.time(time.Now()))
-		}
+		target, raw, exec, ms := migratedBefore(t, dl, 4)
 		now := time.Now()
 		at := dl.fl.time(now)
 		exec(`INSERT INTO customers (x_account_id, created_at, updated_at) VALUES ('acc-1', ?, ?)`, at, at)
@@ -371,29 +381,7 @@ func TestMigrationFromGuessedBindSchema(t *testing.T) {
 // 5 keeps every live replay entry in force and every audit row.
 func TestMigrationKeepsReplayEntriesAndAudit(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dl dialect) {
-		target := dl.fresh(t)
-		raw, err := sql.Open(dl.driver, target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms, err := migrate.Load(migrationFS, dl.fl.migrations)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := raw.Exec(dl.fl.translate(q), args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		exec(dl.fl.schemaMigrations)
-		for _, m := range ms {
-			if m.Version >= 6 {
-				break
-			}
-			exec(m.SQL)
-			exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, dl.fl.time(time.Now()))
-		}
+		target, raw, exec, ms := migratedBefore(t, dl, 6)
 		now := time.Now()
 		exec(`INSERT INTO replay_cache (issuer, request_id, expires_at) VALUES ('sp1', 'id-live', ?)`, dl.fl.time(now.Add(time.Hour)))
 		exec(`INSERT INTO audit_log (time, kind, x_account_id, site, request_id, outcome) VALUES (?, 'response', 'acc-1', 'cn', 'id-live', 'issued')`,
