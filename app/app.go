@@ -82,6 +82,10 @@ func LoadServiceProviders(cfg *config.Config, now time.Time, log *slog.Logger) (
 			data, source = b, "built-in metadata"
 		} else {
 			b, err := os.ReadFile(c.MetadataFile)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("service_providers[%d].metadata_file: %s does not exist: download the site's metadata there with "+
+					"`idp sp fetch --site %s --out %s` (or --config FILE, which also replaces it later)", i, c.MetadataFile, c.Site, c.MetadataFile)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("service_providers[%d].metadata_file: %w", i, err)
 			}

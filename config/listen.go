@@ -58,13 +58,14 @@ func (c *Config) ListenKey() string {
 // ListenError explains why listening on addr failed, naming key (the
 // configuration key or flag that set addr: listen, HCIDP_LISTEN,
 // metrics_listen, --listen) and the fix. err is net.Listen's error, kept
-// wrapped.
-func ListenError(key, addr string, err error) error {
+// wrapped. The free address it suggests is none of avoid (addresses the
+// same program is about to listen on).
+func ListenError(key, addr string, err error, avoid ...string) error {
 	var msg string
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
 		msg = fmt.Sprintf("%s: %s is already in use: another program (another idp?) listens there; stop it, or set %s to a free address%s",
-			key, addr, key, freeExample(addr))
+			key, addr, key, freeExample(addr, avoid))
 	case errors.Is(err, syscall.EACCES):
 		msg = fmt.Sprintf("%s: %s: permission denied: a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability; "+
 			"set %s to a port from 1024 up (e.g. \":8080\") behind a reverse proxy, or grant the capability", key, addr, key)
@@ -87,12 +88,29 @@ type listenError struct {
 func (e *listenError) Error() string { return e.msg }
 func (e *listenError) Unwrap() error { return e.err }
 
-// freeExample suggests the next port of addr, e.g. " such as 127.0.0.1:8081".
-func freeExample(addr string) string {
+// freeExample suggests a port after addr's that is free now and none of
+// avoid, e.g. " such as 127.0.0.1:8082", or "" if it finds none.
+func freeExample(addr string, avoid []string) string {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || n <= 0 || n >= 65535 {
 		return ""
 	}
-	return " such as " + net.JoinHostPort(host, strconv.Itoa(n+1))
+	skip := map[string]bool{}
+	for _, a := range avoid {
+		if _, p, err := net.SplitHostPort(a); err == nil {
+			skip[p] = true
+		}
+	}
+	for p := n + 1; p <= min(n+50, 65535); p++ {
+		if skip[strconv.Itoa(p)] {
+			continue
+		}
+		candidate := net.JoinHostPort(host, strconv.Itoa(p))
+		if ln, err := net.Listen("tcp", candidate); err == nil {
+			ln.Close()
+			return " such as " + candidate
+		}
+	}
+	return ""
 }

@@ -59,6 +59,10 @@ var ErrInsecureURL = errors.New("an https URL is required (plain http only for a
 
 // NotASigningKeyError says that an accepted key does not sign the
 // downloaded metadata.
+// ErrDownload: the metadata could not be downloaded (network, HTTP
+// status); nothing was verified.
+var ErrDownload = errors.New("metadata: could not download")
+
 type NotASigningKeyError struct {
 	Key  string
 	Keys []string // the metadata's signing keys
@@ -123,15 +127,15 @@ func Fetch(ctx context.Context, client *http.Client, site string, opts FetchOpti
 	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("metadata: downloading %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrDownload, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metadata: %s answered %s", u.Redacted(), resp.Status)
+		return nil, fmt.Errorf("%w: %s answered %s", ErrDownload, u.Redacted(), resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxMetadataSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("metadata: downloading %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrDownload, u.Redacted(), err)
 	}
 	if len(data) > MaxMetadataSize {
 		return nil, fmt.Errorf("metadata: %s sent more than %d bytes: that is not a site's SP metadata", u.Redacted(), MaxMetadataSize)

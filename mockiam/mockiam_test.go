@@ -796,3 +796,16 @@ func TestNewValidatesConfig(t *testing.T) {
 		}
 	}
 }
+
+// A service under the console (the launch API's service=…/console/ecs) is
+// the console page too, not a 404.
+func TestConsoleServesPathsUnderIt(t *testing.T) {
+	f := newFixture(t)
+	resp, page := f.post(t, mockiam.PathBind, f.bindPage(t))
+	notification(t, resp, page)
+	for _, p := range []string{mockiam.PathConsole, mockiam.PathConsole + "/ecs"} {
+		if resp, body := f.get(t, p); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="csrf"`) {
+			t.Errorf("GET %s: %d", p, resp.StatusCode)
+		}
+	}
+}

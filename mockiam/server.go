@@ -257,6 +257,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+PathBind, s.handleBind)
 	mux.HandleFunc("POST "+PathUnbind, s.handleUnbind)
 	mux.HandleFunc("GET "+PathConsole, s.handleConsole)
+	mux.HandleFunc("GET "+PathConsole+"/", s.handleConsole) // a service under the console (/console/ecs)
 	mux.HandleFunc("GET "+PathLast, s.handleLast)
 	return s.secureHeaders(mux)
 }

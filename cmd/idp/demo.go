@@ -67,7 +67,8 @@ func demoListenError(err error, idpAddr, iamAddr string) error {
 	}
 	for _, f := range []struct{ flag, addr string }{{"--listen", idpAddr}, {"--iam-listen", iamAddr}} {
 		if a, rerr := net.ResolveTCPAddr("tcp", f.addr); rerr == nil && a.String() == op.Addr.String() {
-			return config.ListenError(f.flag, f.addr, err)
+			// The suggestion must not be the demo's other address.
+			return config.ListenError(f.flag, f.addr, err, idpAddr, iamAddr)
 		}
 	}
 	return err

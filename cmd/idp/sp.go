@@ -225,6 +225,14 @@ func cmdSPFetch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	f, err := metadata.Fetch(ctx, nil, *site, metadata.FetchOptions{URL: *from, Pins: pins, Accept: accept})
+	// again is this command's other flags, for a command line to run again.
+	again := configArg(*cfgPath)
+	if *from != "" {
+		again += " --url " + *from
+	}
+	if *out != "" {
+		again += " --out " + *out
+	}
 	var unpinned *metadata.UnpinnedKeyError
 	var notSigning *metadata.NotASigningKeyError
 	switch {
@@ -236,12 +244,14 @@ func cmdSPFetch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("sp fetch: the signing key of site %s changed: the downloaded metadata is signed with %s, but the pinned key is %s. "+
 			"Nothing was written. If Huawei announced this key (compare its fingerprint with Huawei's announcement, out of band), accept it:\n"+
 			"  idp sp fetch --site %s%s%s",
-			*site, strings.Join(unpinned.Unpinned, " and "), strings.Join(pins, " and "), *site, flags, configArg(*cfgPath))
+			*site, strings.Join(unpinned.Unpinned, " and "), strings.Join(pins, " and "), *site, flags, again)
 	case errors.As(err, &notSigning):
 		return fmt.Errorf("sp fetch: --accept-key %s is not a signing key of the downloaded metadata (its keys: %s); nothing was written",
 			notSigning.Key, strings.Join(notSigning.Keys, ", "))
 	case errors.Is(err, metadata.ErrInsecureURL):
 		return fmt.Errorf("sp fetch: %w", err)
+	case errors.Is(err, metadata.ErrDownload):
+		return fmt.Errorf("sp fetch: %w; nothing was written (check the network, a proxy in $HTTPS_PROXY, or give the file's address with --url)", err)
 	case err != nil:
 		return fmt.Errorf("sp fetch: the downloaded metadata was refused; nothing was written: %w", err)
 	}
@@ -268,7 +278,7 @@ func cmdSPFetch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if len(pins) == 0 && len(accept) == 0 {
 		fmt.Fprintf(stderr, "note: site %s is not pinned: its metadata's signature proves integrity, not origin. Once you have compared the key with Huawei's, pin it:\n"+
-			"  idp sp fetch --site %s --accept-key %s%s\n", *site, *site, strings.Join(f.Keys, " --accept-key "), configArg(*cfgPath))
+			"  idp sp fetch --site %s --accept-key %s%s\n", *site, *site, strings.Join(f.Keys, " --accept-key "), again)
 	}
 	if len(f.StalePins) > 0 {
 		fmt.Fprintf(stderr, "note: the pinned key(s) %s no longer sign the site's metadata; remove them from signing_key_pins once Huawei has retired them\n",

@@ -47,6 +47,13 @@ func TestSPFetch(t *testing.T) {
 	if _, _, err := idpCmd(t, "", "sp", "fetch", "--site", "cn", "--url", "http://example.com/x.xml", "--out", out2); err == nil {
 		t.Fatal("plain http to a non-loopback host accepted")
 	}
+	// Nothing answers: a download failure, said as such, not a refusal.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	_, _, err := idpCmd(t, "", "sp", "fetch", "--site", "cn", "--url", closed.URL+"/x.xml", "--out", out2)
+	if err == nil || !strings.Contains(err.Error(), "could not download") || strings.Contains(err.Error(), "metadata was refused") {
+		t.Fatalf("unreachable server: %v", err)
+	}
 	_ = time.Now
 }
 
@@ -95,7 +102,9 @@ func TestSPFetchKeyPinning(t *testing.T) {
 	if err == nil {
 		t.Fatal("metadata signed with a new key was installed without --accept-key")
 	}
-	for _, want := range []string{"site cn", builtinPin, newPin, "idp sp fetch --site cn --accept-key " + newPin + " --config " + cfgPath} {
+	// The command to run again repeats this one's flags (--url too).
+	for _, want := range []string{"site cn", builtinPin, newPin,
+		"idp sp fetch --site cn --accept-key " + newPin + " --config " + cfgPath + " --url " + srv.URL + "/metadata.xml"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal lacks %q: %v", want, err)
 		}

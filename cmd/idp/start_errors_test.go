@@ -95,6 +95,11 @@ func TestStartErrorsNameTheKeyAndTheFix(t *testing.T) {
 				return strings.Replace(cfg, "  - site: cn", "  - site: intl\n    metadata_file: intl.xml", 1)
 			},
 			want: []string{"service_providers[0] (intl", "expired on", "`idp sp fetch --site intl --config FILE`", "set `allow_expired_certificate: true` in the service_providers entry of site intl"}},
+		{name: "missing metadata_file", args: []string{"sp", "show"},
+			edit: func(cfg, dir string) string {
+				return strings.Replace(cfg, "  - site: cn", "  - site: intl\n    metadata_file: intl-missing.xml", 1)
+			},
+			want: []string{"service_providers[0].metadata_file: {dir}/intl-missing.xml does not exist", "`idp sp fetch --site intl --out {dir}/intl-missing.xml`"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{"HCIDP_LISTEN", "HCIDP_DATABASE"} {

@@ -86,6 +86,15 @@ func openSQLite(ctx context.Context, path string, o Options, walLimit int64) (*D
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("sqlite: directory of database %q: %s is not a directory", path, dir)
 		}
+		// The database holds password hashes and sessions: a new one is
+		// readable by its owner only (SQLite gives its -wal and -shm files
+		// the database's permissions). An existing file keeps its own.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			f.Close()
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("sqlite: creating database %q: %w", path, err)
+		}
 	}
 
 	// busy_timeout comes first so that the other pragmas wait for locks too.

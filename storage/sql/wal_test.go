@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"fmt"
+	"hcidp/storage"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,4 +76,24 @@ func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
 		t.Errorf("the WAL reached %d bytes over %d writes with %d concurrent reads, want at most %d", got, writes, reads.Load(), 6*limit)
 	}
 	t.Logf("largest WAL: %d bytes (limit %d) over %d writes and %d reads", maxWAL.Load(), limit, writes, reads.Load())
+}
+
+// TestNewSQLiteDatabaseIsPrivate: a new database file, and the write-ahead
+// log beside it, are readable by their owner only (they hold password
+// hashes and sessions).
+func TestNewSQLiteDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hcidp.db")
+	d := openTest(t, dialects[0], path, Options{})
+	if err := d.AppendAudit(t.Context(), storage.AuditEvent{Time: time.Now(), Kind: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), mode)
+		}
+	}
 }
