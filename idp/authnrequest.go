@@ -141,6 +141,7 @@ func parseAuthnRequest(doc []byte) (*AuthnRequest, *Refusal) {
 type requestReader struct {
 	req      AuthnRequest
 	inIssuer bool
+	issuer   []byte // the Issuer's text runs so far (a comment splits one)
 	err      string // the root is not a samlp:AuthnRequest
 }
 
@@ -158,10 +159,11 @@ func (rr *requestReader) visit(depth int, tok xml.Token) {
 		}
 	case xml.CharData:
 		if depth == 2 && rr.inIssuer {
-			rr.req.Issuer.Value += string(t)
+			rr.issuer = append(rr.issuer, t...) // one buffer: += would copy the text at every run
 		}
 	case xml.EndElement:
-		if depth == 2 {
+		if depth == 2 && rr.inIssuer {
+			rr.req.Issuer.Value = string(rr.issuer)
 			rr.inIssuer = false
 		}
 	}

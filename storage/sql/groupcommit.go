@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,15 +43,22 @@ type groupCommit struct {
 type record struct {
 	req   *storage.RequestID
 	audit storage.AuditEvent
-	// Set under groupCommit.mu before wake is closed.
+	// Set under groupCommit.mu; err and committed before wake is closed.
 	err       error
 	committed bool
-	wake      chan struct{} // closed when committed or made the leader
+	taken     bool          // in a batch a leader is committing
+	promoted  bool          // made the next leader
+	wake      chan struct{} // closed when committed or promoted
 }
 
 // RecordResponse implements storage.Storage: in one transaction, shared
 // with the RecordResponse calls running at the same time. The replay-cache
 // entry is compared with the audit event's time.
+//
+// A caller whose context ends while it waits in the queue leaves it with
+// the context's error; one whose record a leader is already committing
+// waits for that commit (at most groupTimeout), so that what it returns is
+// what was written.
 func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit storage.AuditEvent) error {
 	r := &record{req: req, audit: audit, wake: make(chan struct{})}
 	g := &d.group
@@ -56,25 +66,61 @@ func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit s
 	g.queue = append(g.queue, r)
 	if g.busy {
 		g.mu.Unlock()
-		<-r.wake
+		select {
+		case <-r.wake:
+		case <-ctx.Done():
+		}
 		g.mu.Lock()
-		if r.committed {
+		switch {
+		case r.committed:
 			g.mu.Unlock()
 			return r.err
+		case r.taken:
+			g.mu.Unlock()
+			<-r.wake
+			return r.err
+		case !r.promoted:
+			g.queue = slices.DeleteFunc(g.queue, func(q *record) bool { return q == r })
+			g.mu.Unlock()
+			return ctx.Err()
 		}
-		// Made the leader: busy stays set.
+		// Made the leader (busy stays set); it leads even if its own
+		// context has ended, since the others wait for it.
 	}
 	g.busy = true
 	for {
 		n := min(len(g.queue), maxGroup)
 		batch := g.queue[:n:n]
 		g.queue = g.queue[n:]
+		for _, b := range batch {
+			b.taken = true
+		}
 		g.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
-		errs := d.commitRecords(ctx, batch)
-		cancel()
+		d.commitBatch(ctx, batch, r)
 
+		g.mu.Lock()
+		if r.committed {
+			g.mu.Unlock()
+			return r.err
+		}
+		// More than maxGroup were queued before r: lead on.
+	}
+}
+
+// commitBatch commits batch, hands each record its outcome and the lead to
+// the next caller queued (or clears busy), also when the commit panics.
+// It returns with r's outcome set if r was in batch.
+func (d *DB) commitBatch(ctx context.Context, batch []*record, r *record) (errs []error) {
+	g := &d.group
+	defer func() {
+		p := recover()
+		if p != nil {
+			errs = make([]error, len(batch))
+			for i := range errs {
+				errs[i] = fmt.Errorf("record response: %v", p)
+			}
+		}
 		g.mu.Lock()
 		for i, b := range batch {
 			b.err, b.committed = errs[i], true
@@ -82,18 +128,23 @@ func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit s
 				close(b.wake)
 			}
 		}
-		if !r.committed {
-			continue // more than maxGroup were queued before r: lead on
-		}
-		if len(g.queue) > 0 {
-			close(g.queue[0].wake) // the next leader
+		if !r.committed && p == nil {
+			// r leads on; it still holds busy.
+		} else if len(g.queue) > 0 {
+			g.queue[0].promoted = true
+			close(g.queue[0].wake)
 		} else {
 			g.busy = false
 			g.queue = nil
 		}
 		g.mu.Unlock()
-		return r.err
-	}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+	defer cancel()
+	return d.commitRecords(ctx, batch)
 }
 
 // commitRecords writes the batch in one transaction and returns each
@@ -101,8 +152,27 @@ func (d *DB) RecordResponse(ctx context.Context, req *storage.RequestID, audit s
 // ErrAlreadyExists and writes nothing; any other failure fails them all.
 func (d *DB) commitRecords(ctx context.Context, batch []*record) []error {
 	errs := make([]error, len(batch))
+	// Rows are written in key order: two replicas' batches holding the
+	// same request IDs (copies of requests sent to both) then lock them in
+	// the same order and cannot deadlock, which would fail every request
+	// batched with the copies.
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ra, rb := batch[a].req, batch[b].req
+		switch {
+		case ra == nil || rb == nil:
+			return cmp.Compare(boolInt(ra != nil), boolInt(rb != nil))
+		case ra.Issuer != rb.Issuer:
+			return strings.Compare(ra.Issuer, rb.Issuer)
+		}
+		return strings.Compare(ra.ID, rb.ID)
+	})
 	err := d.inTx(ctx, "record response", func(x *tx) error {
-		for i, r := range batch {
+		for _, i := range order {
+			r := batch[i]
 			if r.req != nil {
 				n, err := rowsAffected(x.exec(ctx, insertRequestID, r.req.Issuer, r.req.ID, d.t(r.req.Expires), d.t(r.audit.Time)))
 				if err != nil {
@@ -125,4 +195,11 @@ func (d *DB) commitRecords(ctx context.Context, batch []*record) []error {
 		}
 	}
 	return errs
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
