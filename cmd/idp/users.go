@@ -93,11 +93,17 @@ func cmdUser(ctx context.Context, sub string, args []string, stdin io.Reader, st
 		if err != nil {
 			return err
 		}
+		if err := cliAudit(ctx, st, id, "created", "customer.add", now); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "added customer %s\n", id)
 	case "update":
 		c, err := customer.Update(ctx, st, id, changes, now)
 		if err != nil {
 			return notFound(err, id)
+		}
+		if err := cliAudit(ctx, st, id, "updated", "customer.update", now); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "updated customer %s: display name %s, e-mail %s, name %s, mobile %s\n",
 			id, cell(c.DisplayName), cell(c.Email), cell(c.Name), cell(c.Mobile))
@@ -105,10 +111,16 @@ func cmdUser(ctx context.Context, sub string, args []string, stdin io.Reader, st
 		if err := customer.SetPassword(ctx, st, id, password, now); err != nil {
 			return notFound(err, id)
 		}
+		if err := cliAudit(ctx, st, id, "updated", "customer.set_password", now); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "password of %s changed\n", id)
 	case "disable", "enable":
 		if err := customer.SetDisabled(ctx, st, id, sub == "disable", now); err != nil {
 			return notFound(err, id)
+		}
+		if err := cliAudit(ctx, st, id, sub+"d", "customer."+sub, now); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "customer %s %sd\n", id, sub)
 	case "list":
@@ -159,4 +171,14 @@ func notFound(err error, id string) error {
 		return fmt.Errorf("no customer %q (`idp users list` lists them)", id)
 	}
 	return err
+}
+
+// cliAudit records a customer write of the CLI in the audit log (kind
+// "cli"), as the portal API records its own (kind "api").
+func cliAudit(ctx context.Context, st storage.Storage, id, outcome, detail string, now time.Time) error {
+	if err := st.AppendAudit(ctx, storage.AuditEvent{Time: now.UTC(), Kind: storage.SourceCLI, XAccountID: id,
+		Outcome: outcome, Detail: detail}); err != nil {
+		return fmt.Errorf("the change is made, but not its audit row: %w", err)
+	}
+	return nil
 }

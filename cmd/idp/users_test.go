@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"hcidp/customer"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,5 +94,50 @@ func TestUsersAddDuplicateReadsOnce(t *testing.T) {
 				t.Fatalf("error %q, want exactly %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestUsersWritesAreAudited: every customer write of the CLI leaves an
+// audit row of kind cli naming it, as the portal API's writes do; a refused
+// write leaves none.
+func TestUsersWritesAreAudited(t *testing.T) {
+	cfg := testConfig(t)
+	run := func(args ...string) error {
+		_, _, err := idpCmd(t, "", append([]string{"users"}, append(args[:1:1], append([]string{"--config", cfg, "--xaccount-id", "cust-1"}, args[1:]...)...)...)...)
+		return err
+	}
+	for _, args := range [][]string{
+		{"add", "--password", "s3cret-pass"},
+		{"update", "--email", "new@example.com"},
+		{"set-password", "--password", "another-pass-1"},
+		{"disable"},
+		{"enable"},
+	} {
+		if err := run(args...); err != nil {
+			t.Fatalf("users %s: %v", args[0], err)
+		}
+	}
+	if err := run("update", "--email", "not an address"); err == nil {
+		t.Fatal("an invalid e-mail address was written")
+	}
+	out, _, err := idpCmd(t, "", "audit", "list", "--config", cfg, "--customer", "cust-1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct{ Kind, Outcome, Detail string }
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		if r.Kind != "cli" {
+			t.Errorf("row of kind %q", r.Kind)
+		}
+		got = append(got, r.Detail)
+	}
+	slices.Sort(got)
+	want := []string{"customer.add", "customer.disable", "customer.enable", "customer.set_password", "customer.update"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit rows %v, want %v", got, want)
 	}
 }
