@@ -160,9 +160,10 @@ func TestUpstreamPendingSignInIsAPerStateEncryptedCookie(t *testing.T) {
 		q := tb.authURL.Query()
 		// securecookie's value is base64(date|base64(payload)|mac); the
 		// payload must be ciphertext, not the JSON of the pending sign-in.
+		// The MAC is raw bytes and may hold a '|': split off two fields only.
 		outer, _ := base64.URLEncoding.DecodeString(tb.cookie.Value)
 		var payload []byte
-		if parts := strings.Split(string(outer), "|"); len(parts) == 3 {
+		if parts := strings.SplitN(string(outer), "|", 3); len(parts) == 3 {
 			payload, _ = base64.URLEncoding.DecodeString(parts[1])
 		}
 		if len(payload) == 0 {

@@ -29,8 +29,10 @@ import (
 func TestAttackWrongStateRefused(t *testing.T) {
 	e := newEnv(t)
 	p, q := e.begin(t)
+	// Another state: the first character changed (never to itself).
+	other := map[bool]string{true: "y", false: "x"}[p.State[0] == 'x'] + p.State[1:]
 	for name, state := range map[string]string{
-		"other flow's state": "x" + p.State[1:],
+		"other flow's state": other,
 		"empty":              "",
 	} {
 		bad := url.Values{"code": q["code"], "state": {state}}
