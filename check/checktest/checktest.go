@@ -1,7 +1,7 @@
 // Package checktest builds SAML Responses that follow the Huawei Cloud
 // profile, for tests of the check package, the mock IAM and anything that
-// consumes Responses. It signs the Assertion the way LIBRARIES.md "What works"
-// describes: digest with exc-c14n and the prefix list "xsd", a Transform
+// consumes Responses. It signs the Assertion as docs/profile.md §3 requires
+// (and as idp/xmlwrite.go does): digest with exc-c14n and the prefix list "xsd", a Transform
 // carrying <ec:InclusiveNamespaces PrefixList="xsd"/>, SignedInfo canonicalized
 // with exc-c14n, RSA PKCS#1 v1.5, and the Signature placed after the Issuer.
 //
